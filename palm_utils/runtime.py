@@ -1,0 +1,112 @@
+"""Paddle at run time: a quiet import, the device, CPU threads and seeds.
+
+Everything that touches global Paddle state lives here, so a notebook calls
+:func:`select_device` and :func:`set_seed` and never hard-codes ``gpu:0``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import warnings
+
+import numpy as np
+
+_INSTALL_HINT = (
+    "PaddlePaddle is not installed. CPU: pip install 'palm-utils[cpu]' (or "
+    "pip install paddlepaddle); GPU: keep your paddlepaddle-gpu, or pip install "
+    "'palm-utils[gpu]'."
+)
+
+
+def silence_known_warnings() -> None:
+    """Filter Paddle warnings that carry no information for a student.
+
+    - the ``No ccache found`` notice printed when Paddle is imported;
+    - BatchNorm's ``always track the global mean and var`` notice;
+    - AMP's notice that mixed precision is unavailable on the CPU.
+    """
+    for pattern in (
+        r".*No ccache found.*",
+        r".*always track (the )?global mean and var.*",
+        r".*(AMP|auto_cast|amp).*(only support|not supported|CPU|cpu).*",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+    # Paddle 3 logs the AMP notice through `logging` instead of `warnings`.
+    logging.getLogger("paddle").setLevel(logging.ERROR)
+
+
+def import_paddle():
+    """Import paddle quietly, or fail with one line that says how to install it."""
+    silence_known_warnings()
+    try:
+        import paddle
+    except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+        raise ImportError(_INSTALL_HINT) from exc
+    return paddle
+
+
+paddle = import_paddle()
+
+_CPU_THREADS: int | None = None
+
+
+def cpu_threads() -> int:
+    """Cores this process may use (respects cgroup/affinity limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def configure_cpu(threads: int | None = None) -> int:
+    """Let Paddle's CPU kernels use every core.
+
+    Paddle sets ``OMP_NUM_THREADS=1`` at import unless it was already set (and
+    prints a warning when it was set above 1). Calling
+    ``core.set_num_threads`` after the import gives the same effect without
+    the warning. Returns the thread count in force.
+    """
+    global _CPU_THREADS
+    n = int(threads or os.environ.get("PALM_CPU_THREADS", 0) or cpu_threads())
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    try:
+        paddle.base.core.set_num_threads(n)
+    except AttributeError:  # very old builds: fall back to the environment only
+        pass
+    _CPU_THREADS = n
+    return n
+
+
+def has_gpu() -> bool:
+    """True when this Paddle build has CUDA and a GPU is visible."""
+    try:
+        return bool(paddle.device.is_compiled_with_cuda()) and paddle.device.cuda.device_count() > 0
+    except Exception:
+        return False
+
+
+def select_device(verbose: bool = True) -> str:
+    """Use the GPU when Paddle was built with CUDA and one is present,
+    otherwise the CPU on all cores (with a one-line notice). Returns the
+    device string given to ``paddle.set_device``."""
+    if has_gpu():
+        device = "gpu:0"
+        paddle.set_device(device)
+        if verbose:
+            print(f"Device: {device} ({paddle.device.cuda.get_device_name(0)})")
+    else:
+        device = "cpu"
+        paddle.set_device(device)
+        n = configure_cpu()
+        if verbose:
+            print(f"Device: cpu, {n} threads (no CUDA GPU found; training will be slower)")
+    return device
+
+
+def set_seed(seed: int = 2024) -> int:
+    """Seed Paddle, NumPy and ``random`` so that runs repeat."""
+    random.seed(seed)
+    np.random.seed(seed)
+    paddle.seed(seed)
+    return seed
