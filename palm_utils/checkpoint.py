@@ -1,0 +1,80 @@
+"""Atomic writes for checkpoints and histories.
+
+Every file is written to a temporary name in the same folder, flushed to disk
+and then renamed over the target (``os.replace`` is atomic), so an
+interrupted save leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .runtime import paddle
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | Path, obj) -> Path:
+    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=True)
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_state(state: dict, path: str | Path) -> Path:
+    """``paddle.save`` a state dict atomically."""
+    buf = io.BytesIO()
+    paddle.save(state, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_state(path: str | Path) -> dict:
+    """``paddle.load`` with an error that names the file and says what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: checkpoint not found. Train first (train_pm saves it), or "
+            "pass the path of an existing .pdparams file."
+        )
+    try:
+        return paddle.load(str(path))
+    except Exception as exc:
+        raise ValueError(
+            f"{path}: cannot load this checkpoint ({exc}). It may be truncated or "
+            "from another program; delete it and train again."
+        ) from exc
+
+
+def load_params(model, path: str | Path) -> None:
+    """Load parameters into ``model``; a shape mismatch names the file."""
+    state = load_state(path)
+    missing, unexpected = [], []
+    own = model.state_dict()
+    for k in own:
+        if k not in state:
+            missing.append(k)
+    for k in state:
+        if k not in own:
+            unexpected.append(k)
+    if missing or unexpected:
+        raise ValueError(
+            f"{path}: parameters do not match {type(model).__name__} "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}); was it saved "
+            "from another network?"
+        )
+    model.set_state_dict(state)

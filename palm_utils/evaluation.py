@@ -1,0 +1,92 @@
+"""Evaluation on the validation set: :func:`evaluation` (the course's name)
+and :func:`evaluate_model`, which ``train_pm`` calls after every epoch.
+
+Unlike the course's version, this reads the *validation* set, calls
+``model(images)`` so it works for every network, and predicts with
+``sigmoid(logit) > 0.5`` instead of ``argmax`` over one column.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .checkpoint import load_params
+from .metrics import binary_metrics
+from .runtime import paddle
+
+F = paddle.nn.functional
+
+
+def iterate(loader):
+    """Batches from a course-style reader function or any iterable
+    (``paddle.io.DataLoader``), as Paddle tensors ``(images, labels)``."""
+    batches = loader() if callable(loader) and not hasattr(loader, "__iter__") else loader
+    for images, labels in batches:
+        yield paddle.to_tensor(images), paddle.to_tensor(labels, dtype="float32").reshape([-1, 1])
+
+
+def main_logits(output):
+    """The main head's logits: models with auxiliary heads (GoogLeNet) return
+    a tuple in training mode, main head first."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+@paddle.no_grad()
+def evaluate_model(model, loader) -> dict:
+    """Loss and :func:`~palm_utils.metrics.binary_metrics` of ``model`` on
+    ``loader``. Leaves the model in eval mode."""
+    model.eval()
+    losses, probs, labels = [], [], []
+    for images, target in iterate(loader):
+        logits = main_logits(model(images)).astype("float32")
+        losses.append(float(F.binary_cross_entropy_with_logits(logits, target, reduction="sum")))
+        probs.append(F.sigmoid(logits).numpy().ravel())
+        labels.append(target.numpy().ravel())
+    if not labels:
+        raise ValueError("The validation loader yielded no batches.")
+    labels = np.concatenate(labels)
+    result = binary_metrics(labels, np.concatenate(probs))
+    result["loss"] = sum(losses) / len(labels)
+    return result
+
+
+def default_valid_loader(batch_size: int = 10):
+    from .discovery import default_dataset
+    from .loaders import valid_data_loader
+
+    info = default_dataset()
+    return valid_data_loader(info.valid_dir, info.label_file, batch_size=batch_size)
+
+
+def describe(result: dict) -> str:
+    """Human-readable lines for an evaluation result."""
+    (tn, fp), (fn, tp) = result["confusion_matrix"]
+    lines = [
+        f"Validation ({result['n']} images): loss {result['loss']:.4f}  "
+        f"accuracy {result['accuracy']:.4f}  AUC {result['auc']:.4f}",
+        f"  sensitivity {result['sensitivity']:.4f}  specificity {result['specificity']:.4f}  "
+        f"confusion [[TN {tn}, FP {fp}], [FN {fn}, TP {tp}]]",
+        f"  majority-class baseline: {result['majority_baseline']:.4f}",
+    ]
+    if result["constant_prediction"]:
+        lines.append(
+            f"  WARNING: every prediction is class {result['predicted_class']}. The model "
+            "answers the same for all images, so its accuracy is just the share of "
+            "that class: it has not learned to tell them apart."
+        )
+    return "\n".join(lines)
+
+
+def evaluation(model, params_file_path, loader=None, verbose: bool = True) -> dict:
+    """Load ``params_file_path`` into ``model`` and evaluate it.
+
+    Runs on the validation set found by :func:`~palm_utils.discovery.find_dataset`
+    unless ``loader`` is given. Returns a dict with ``loss``, ``accuracy``,
+    ``auc``, ``sensitivity``, ``specificity``, ``confusion_matrix``,
+    ``majority_baseline`` and ``constant_prediction``; prints them, and warns
+    when every prediction is the same class.
+    """
+    load_params(model, params_file_path)
+    result = evaluate_model(model, loader if loader is not None else default_valid_loader())
+    if verbose:
+        print(describe(result))
+    return result

@@ -1,0 +1,133 @@
+"""Data loaders, in the two forms the course and Paddle use.
+
+1. The course's generator API: :func:`data_loader` and
+   :func:`valid_data_loader` return a *reader* function; each call of the
+   reader is one epoch and yields ``(images, labels)`` batches as NumPy arrays,
+   float32 ``[N, 3, 224, 224]`` and float32 ``[N, 1]``.
+2. :class:`PalmDataset`, a ``paddle.io.Dataset`` for ``paddle.io.DataLoader``
+   (workers, ``paddle.Model.fit``).
+
+Both decode through the shared :data:`~palm_utils.reader.IMAGE_CACHE`, so a
+second epoch decodes nothing. Training order is reshuffled every epoch.
+"""
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+
+from . import quick
+from .augment import random_augment
+from .labels import training_samples, validation_samples
+from .reader import IMAGE_CACHE, ImageCache, transform_img
+from .runtime import paddle
+
+
+def _batches(samples, batch_size, cache, augment_rng=None):
+    """Decode (through the cache), transform and stack ``samples``."""
+    cache.preload([p for p, _ in samples])
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start:start + batch_size]
+        imgs = []
+        for path, _ in chunk:
+            img = cache.get(path)
+            if augment_rng is not None:
+                img = random_augment(img, augment_rng)
+            imgs.append(transform_img(img))
+        labels = np.array([lab for _, lab in chunk], dtype="float32").reshape(-1, 1)
+        yield np.stack(imgs).astype("float32"), labels
+
+
+def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
+                cache: ImageCache = IMAGE_CACHE):
+    """Reader over the training folder; labels from file names.
+
+    ``mode='train'`` shuffles anew each epoch (each call of the reader);
+    ``seed`` makes that order repeatable, otherwise Python's ``random`` (seeded
+    by :func:`~palm_utils.runtime.set_seed`) decides. ``augment=True`` applies
+    :func:`~palm_utils.augment.random_augment` to every training image.
+    """
+    samples = training_samples(datadir)
+    rng = random.Random(seed) if seed is not None else random
+    aug_rng = np.random.default_rng(seed) if augment else None
+
+    def reader():
+        order = list(samples)
+        if mode == "train":
+            rng.shuffle(order)
+        if quick.is_quick():
+            order = order[: quick.TRAIN_BATCHES * batch_size]
+        yield from _batches(order, batch_size, cache, aug_rng)
+
+    used = min(len(samples), quick.TRAIN_BATCHES * batch_size) if quick.is_quick(False) else len(samples)
+    reader.num_samples = len(samples)
+    reader.num_batches = math.ceil(used / batch_size)
+    return reader
+
+
+def valid_data_loader(datadir, csvfile, batch_size=10, mode="valid",
+                      cache: ImageCache = IMAGE_CACHE):
+    """Reader over the validation folder with labels from ``csvfile`` (the
+    original ``PM_Label_and_Fovea_Location.xlsx`` or an equivalent CSV)."""
+    samples = validation_samples(datadir, csvfile)
+
+    def reader():
+        chosen = quick.subsample(samples, quick.VALID_IMAGES) if quick.is_quick() else samples
+        yield from _batches(chosen, batch_size, cache)
+
+    used = min(len(samples), quick.VALID_IMAGES) if quick.is_quick(False) else len(samples)
+    reader.num_samples = len(samples)
+    reader.num_batches = math.ceil(used / batch_size)
+    return reader
+
+
+class PalmDataset(paddle.io.Dataset):
+    """``paddle.io.Dataset`` of ``(image [3,224,224] float32, label [1] float32)``.
+
+    Build one with :meth:`train` or :meth:`valid`, or from a list of
+    ``(path, label)`` pairs. Works with ``paddle.io.DataLoader`` (including
+    ``num_workers``; images decoded before the workers start are shared with
+    them) and with ``paddle.Model.fit``.
+    """
+
+    def __init__(self, samples, augment=False, seed=None, cache: ImageCache = IMAGE_CACHE):
+        super().__init__()
+        self.samples = [(Path(p), int(lab)) for p, lab in samples]
+        self.augment = augment
+        self.cache = cache
+        self._rng = np.random.default_rng(seed)
+
+    @classmethod
+    def train(cls, datadir, **kwargs):
+        samples = training_samples(datadir)
+        if quick.is_quick():
+            samples = quick.subsample(samples, quick.TRAIN_BATCHES * 10)
+        return cls(samples, **kwargs)
+
+    @classmethod
+    def valid(cls, datadir, label_file, **kwargs):
+        samples = validation_samples(datadir, label_file)
+        if quick.is_quick():
+            samples = quick.subsample(samples, quick.VALID_IMAGES)
+        return cls(samples, **kwargs)
+
+    def preload(self, workers=None):
+        """Decode all images now, in parallel threads."""
+        self.cache.preload([p for p, _ in self.samples], workers)
+        return self
+
+    def __getitem__(self, idx):
+        path, label = self.samples[idx]
+        img = self.cache.get(path)
+        if self.augment:
+            img = random_augment(img, self._rng)
+        return transform_img(img), np.array([label], dtype="float32")
+
+    def __len__(self):
+        return len(self.samples)
+
+    @property
+    def labels(self):
+        return np.array([lab for _, lab in self.samples])

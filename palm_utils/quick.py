@@ -1,0 +1,44 @@
+"""Quick mode: ``PALM_QUICK=1`` caps the work so notebooks execute in
+seconds (CI, nbval) without editing them.
+
+Under quick mode the loaders yield at most :data:`TRAIN_BATCHES` training
+batches per epoch and a :data:`VALID_IMAGES`-image validation subset, and
+``train_pm`` runs at most :data:`EPOCHS` epochs. The first check prints one
+line saying so.
+"""
+from __future__ import annotations
+
+from . import config
+
+EPOCHS = 1
+TRAIN_BATCHES = 3
+VALID_IMAGES = 20
+MNIST_TRAIN = 200
+MNIST_TEST = 100
+
+_announced = False
+
+
+def is_quick(announce: bool = True) -> bool:
+    """True under ``PALM_QUICK=1``; announces it once per process."""
+    global _announced
+    on = config._flag(config.ENV_QUICK)
+    if on and announce and not _announced:
+        _announced = True
+        print(
+            f"Quick mode (PALM_QUICK=1): at most {EPOCHS} epoch(s), {TRAIN_BATCHES} "
+            f"training batches per epoch, {VALID_IMAGES} validation images."
+        )
+    return on
+
+
+def cap_epochs(epochs: int) -> int:
+    return min(epochs, EPOCHS) if is_quick() else epochs
+
+
+def subsample(items: list, n: int) -> list:
+    """``n`` items evenly spread over ``items`` (keeps both classes present)."""
+    if len(items) <= n:
+        return list(items)
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]

@@ -1,0 +1,34 @@
+"""One call for the first cell of every chapter: :func:`setup`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import quick
+from .discovery import DatasetInfo, find_dataset
+from .runtime import paddle, select_device, set_seed
+
+
+@dataclass
+class Session:
+    device: str
+    data: DatasetInfo
+    quick: bool
+    seed: int
+    paddle_version: str
+
+
+def setup(data_path=None, seed: int = 2024) -> Session:
+    """Seed everything, choose the device, find the data, and say so.
+
+    Prints the device, the Paddle version, whether quick mode is on, and what
+    data was found (path, counts per class, real or stand-in).
+    """
+    set_seed(seed)
+    device = select_device()
+    is_quick = quick.is_quick()
+    if not is_quick:
+        print("Full run (set PALM_QUICK=1 for a quick check).")
+    print(f"Paddle {paddle.__version__}, seed {seed}")
+    data = find_dataset(data_path)
+    return Session(device=device, data=data, quick=is_quick, seed=seed,
+                   paddle_version=paddle.__version__)
