@@ -78,3 +78,37 @@ def load_params(model, path: str | Path) -> None:
             "from another network?"
         )
     model.set_state_dict(state)
+
+
+def _rename_keys(state: dict, mapping: dict) -> dict:
+    """Replace parameter-name prefixes of optimizer-state keys via ``mapping``
+    (longest match first); nested dicts such as ``master_weights`` too."""
+    names = sorted(mapping, key=len, reverse=True)
+    out = {}
+    for key, value in state.items():
+        if isinstance(value, dict):
+            value = _rename_keys(value, mapping)
+        for name in names:
+            if key == name or key.startswith(name + "_"):
+                key = mapping[name] + key[len(name):]
+                break
+        out[key] = value
+    return out
+
+
+def _param_names(model) -> dict:
+    """Paddle's unique parameter names (``conv2d_9.w_0``, which change each
+    time a network is built) -> stable structured names (``features.0.weight``)."""
+    return {p.name: f"@{n}" for n, p in model.named_parameters()}
+
+
+def save_optimizer(optimizer, model, path: str | Path) -> Path:
+    """Save optimizer state keyed by structured parameter names, so that it
+    loads into a freshly built copy of the network (resume in a new kernel
+    or after re-running a notebook cell)."""
+    return save_state(_rename_keys(optimizer.state_dict(), _param_names(model)), path)
+
+
+def load_optimizer(optimizer, model, path: str | Path) -> None:
+    back = {v: k for k, v in _param_names(model).items()}
+    optimizer.set_state_dict(_rename_keys(load_state(path), back))

@@ -21,7 +21,9 @@ def iterate(loader):
     (``paddle.io.DataLoader``), as Paddle tensors ``(images, labels)``."""
     batches = loader() if callable(loader) and not hasattr(loader, "__iter__") else loader
     for images, labels in batches:
-        yield paddle.to_tensor(images), paddle.to_tensor(labels, dtype="float32").reshape([-1, 1])
+        if not isinstance(images, paddle.Tensor):
+            images, labels = paddle.to_tensor(images), paddle.to_tensor(labels)
+        yield images, labels.astype("float32").reshape([-1, 1])
 
 
 def main_logits(output):

@@ -66,6 +66,8 @@ def read_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read the file ({exc.strerror}).") from exc
+    if not data:
+        raise ImageReadError(f"{path}: empty file; re-copy it or delete it.")
     flag = cv2.IMREAD_COLOR
     if data[:2] == _JPEG_SOI:
         # Entropy-coded data never contains FF D9, so a missing end-of-image
@@ -79,7 +81,10 @@ def read_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
         if dims:
             factor = reduction_factor(*dims, size=size)
             flag = dict(_REDUCED_FLAGS).get(factor, cv2.IMREAD_COLOR)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    except cv2.error:
+        img = None
     if img is None or img.size == 0:
         raise ImageReadError(
             f"{path}: not a readable image (empty or corrupt); replace or delete it."

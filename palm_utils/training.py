@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import quick
-from .checkpoint import atomic_write_json, load_state, save_state
+from .checkpoint import atomic_write_json, load_optimizer, load_state, save_optimizer, save_state
 from .evaluation import default_valid_loader, evaluate_model, iterate
 from .runtime import has_gpu, paddle
 
@@ -114,7 +114,7 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
         model.set_state_dict(load_state(params_path))
-        optimizer.set_state_dict(load_state(opt_path))
+        load_optimizer(optimizer, model, opt_path)
         history = load_history(save_dir)["epochs"]
         start = len(history) + 1
         print(f"Resuming after epoch {len(history)} from {save_dir}/{prefix}.pdparams")
@@ -162,7 +162,7 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
               f"auc {row['val_auc']:.4f}  ({seconds:.1f} s)")
 
         save_state(model.state_dict(), params_path)
-        save_state(optimizer.state_dict(), opt_path)
+        save_optimizer(optimizer, model, opt_path)
         if row["val_acc"] > best_acc:
             best_acc = row["val_acc"]
             save_state(model.state_dict(), save_dir / f"{prefix}_best.pdparams")

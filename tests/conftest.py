@@ -1,0 +1,64 @@
+"""Shared fixtures. Every test runs offline, on the CPU, with the project's
+environment variables cleared so that the developer's settings never leak in."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from palm_utils import config
+from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_PALM = REPO.parent / "shared" / "data" / "palm224"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for name in (config.ENV_DATA, config.ENV_MNIST, config.ENV_QUICK, config.ENV_AISTUDIO):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(config.ENV_OFFLINE, "1")
+    monkeypatch.setenv(config.ENV_HOME, str(tmp_path / "palm_home"))
+    monkeypatch.setenv(config.ENV_AISTUDIO, str(tmp_path / "no_aistudio"))
+    from palm_utils import discovery
+
+    monkeypatch.setattr(discovery, "_DEFAULT", None)
+
+
+def blob_image(positive: bool, rng: np.random.Generator, size: int = 224) -> np.ndarray:
+    """A BGR image whose class is easy to learn: positives carry a bright
+    disc, negatives a dark one, on a noisy background."""
+    img = rng.integers(60, 120, (size, size, 3), dtype=np.uint8)
+    centre = tuple(int(v) for v in rng.integers(size // 4, 3 * size // 4, 2))
+    colour = (230, 230, 230) if positive else (10, 10, 10)
+    cv2.circle(img, centre, size // 6, colour, -1)
+    return img
+
+
+def make_mini_palm(root: Path, n_train: int = 20, n_valid: int = 20, seed: int = 0) -> Path:
+    """A small dataset in the PALM layout: n_train training images (P, N and H
+    names), n_valid validation images and labels.csv."""
+    rng = np.random.default_rng(seed)
+    (root / TRAIN_DIR).mkdir(parents=True)
+    (root / VALID_DIR).mkdir()
+    letters = ["P", "N", "P", "H"]
+    for i in range(n_train):
+        letter = letters[i % 4]
+        cv2.imwrite(str(root / TRAIN_DIR / f"{letter}{i + 1:04d}.jpg"),
+                    blob_image(letter == "P", rng))
+    rows = []
+    for i in range(n_valid):
+        label = i % 2
+        name = f"V{i + 1:04d}.jpg"
+        cv2.imwrite(str(root / VALID_DIR / name), blob_image(bool(label), rng))
+        rows.append({"ID": i + 1, "imgName": name, "Label": label, "Fovea_X": 1.0, "Fovea_Y": 2.0})
+    pd.DataFrame(rows).to_csv(root / CSV_NAME, index=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mini_palm(tmp_path_factory) -> Path:
+    return make_mini_palm(tmp_path_factory.mktemp("mini") / "palm")

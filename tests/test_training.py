@@ -1,0 +1,136 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from palm_utils import evaluation, load_history, train_pm
+from palm_utils.checkpoint import load_state
+from palm_utils.demo import TinyNet
+from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
+from palm_utils.loaders import data_loader, valid_data_loader
+from palm_utils.runtime import paddle, set_seed
+from palm_utils.training import TrainingDiverged
+
+
+def _loaders(root):
+    return (data_loader(root / TRAIN_DIR, batch_size=5, seed=0),
+            valid_data_loader(root / VALID_DIR, root / CSV_NAME, batch_size=10))
+
+
+def _fresh(seed=0, lr=3e-3):
+    set_seed(seed)
+    model = TinyNet(width=8)
+    return model, paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
+
+
+@pytest.fixture(scope="module")
+def trained(mini_palm, tmp_path_factory):
+    save_dir = tmp_path_factory.mktemp("ck")
+    model, opt = _fresh()
+    train, valid = _loaders(mini_palm)
+    history = train_pm(model, opt, train, valid, epochs=4, save_dir=save_dir, progress=False)
+    return model, history, save_dir
+
+
+def test_loss_goes_down_and_history_is_complete(trained):
+    _, history, _ = trained
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    for h in history:
+        assert set(h) == {"epoch", "train_loss", "val_loss", "val_acc", "val_auc", "seconds",
+                          "val_seconds"}
+        assert all(math.isfinite(v) for v in h.values())
+
+
+def test_checkpoints_and_history_written(trained):
+    model, history, save_dir = trained
+    for name in ("palm.pdparams", "palm.pdopt", "palm_best.pdparams", "history.json"):
+        assert (save_dir / name).is_file(), name
+    saved = load_history(save_dir)
+    assert saved["epochs"] == json.loads(json.dumps(history))
+    assert saved["meta"]["model"] == "TinyNet" and saved["meta"]["device"] == "cpu"
+    assert not list(save_dir.glob("*.tmp"))  # no leftovers from atomic writes
+
+
+def test_checkpoint_reloads_into_fresh_model(trained, mini_palm):
+    model, history, save_dir = trained
+    _, valid = _loaders(mini_palm)
+    fresh, _ = _fresh(seed=99)
+    result = evaluation(fresh, save_dir / "palm.pdparams", loader=valid, verbose=False)
+    assert result["accuracy"] == pytest.approx(history[-1]["val_acc"])
+    assert result["loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-5)
+    best = max(h["val_acc"] for h in history)
+    assert evaluation(fresh, save_dir / "palm_best.pdparams", valid, verbose=False)["accuracy"] == best
+
+
+def test_resume_matches_an_uninterrupted_run(mini_palm, tmp_path):
+    """1 epoch + resume for 1 more == 2 epochs straight: the weights *and* the
+    optimizer state (Adam moments) come back, into a freshly built network."""
+    straight, opt = _fresh()
+    train, valid = _loaders(mini_palm)
+    train_pm(straight, opt, train, valid, epochs=2, save_dir=tmp_path / "a", progress=False)
+
+    model, opt = _fresh()
+    train, valid = _loaders(mini_palm)
+    train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path / "b", progress=False)
+    rebuilt, opt2 = _fresh(seed=5)  # new parameter names, other initial weights
+    history = train_pm(rebuilt, opt2, train, valid, epochs=2, save_dir=tmp_path / "b",
+                       resume=True, progress=False)
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert len(load_history(tmp_path / "b")["epochs"]) == 2
+    for (name, a), b in zip(straight.state_dict().items(), rebuilt.state_dict().values()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+class _NanNet(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = paddle.nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.fc(x.mean(axis=[2, 3])) * float("nan")
+
+
+def test_nan_loss_stops_with_clear_message(mini_palm, tmp_path):
+    model = _NanNet()
+    opt = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
+    train, valid = _loaders(mini_palm)
+    with pytest.raises(TrainingDiverged, match=r"Loss is nan at epoch 1, batch 1.*learning rate"):
+        train_pm(model, opt, train, valid, epochs=2, save_dir=tmp_path, progress=False)
+    assert not (tmp_path / "palm.pdparams").exists()
+
+
+class _AuxNet(TinyNet):
+    """TinyNet with a second head, returned only in training mode."""
+
+    def __init__(self):
+        super().__init__(width=8)
+        self.aux = paddle.nn.Linear(32, 1)
+
+    def forward(self, x):
+        feats = paddle.flatten(self.pool(self.features(x)), 1)
+        main = self.fc(feats)
+        return (main, self.aux(feats)) if self.training else main
+
+
+def test_auxiliary_heads_and_amp_request_on_cpu(mini_palm, tmp_path, capsys):
+    set_seed(0)
+    model = _AuxNet()
+    opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
+    train, valid = _loaders(mini_palm)
+    history = train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path, amp=True,
+                       progress=False)
+    assert "Mixed precision needs a GPU" in capsys.readouterr().out
+    assert math.isfinite(history[0]["train_loss"])
+
+
+def test_paddle_dataloader_works_too(mini_palm, tmp_path):
+    from palm_utils.loaders import PalmDataset
+
+    model, opt = _fresh()
+    train = paddle.io.DataLoader(PalmDataset.train(mini_palm / TRAIN_DIR), batch_size=5, shuffle=True)
+    valid = paddle.io.DataLoader(PalmDataset.valid(mini_palm / VALID_DIR, mini_palm / CSV_NAME),
+                                 batch_size=10)
+    history = train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path, progress=False)
+    assert history[0]["epoch"] == 1
