@@ -40,7 +40,7 @@ def evaluate_model(model, loader) -> dict:
     losses, probs, labels = [], [], []
     for images, target in iterate(loader):
         logits = main_logits(model(images)).astype("float32")
-        losses.append(float(F.binary_cross_entropy_with_logits(logits, target, reduction="sum")))
+        losses.append(F.binary_cross_entropy_with_logits(logits, target, reduction="sum").item())
         probs.append(F.sigmoid(logits).numpy().ravel())
         labels.append(target.numpy().ravel())
     if not labels:

@@ -130,7 +130,7 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
         for step, (images, labels) in enumerate(bar, 1):
             with paddle.amp.auto_cast(enable=use_amp):
                 loss = _loss(model(images), labels, aux_weight)
-            value = float(loss)
+            value = loss.item()
             if not math.isfinite(value):
                 bar.close()
                 raise TrainingDiverged(

@@ -1,0 +1,613 @@
+"""A generated, fundus-like stand-in for the iChallenge-PM (PALM) dataset.
+
+When the real data is not available the series still runs end to end on
+pictures that look like colour fundus photographs: a dark surround, an
+orange-red fundus with an optic disc, branching vessels and a darker fovea.
+Positive images (``P``, pathologic myopia) show the signs of the disease with
+varied intensity: peripapillary atrophy (a pale crescent or ring around the
+disc), tessellation (the choroidal vessel pattern showing through a paler,
+yellower fundus) and patches of chorioretinal atrophy. Some ``H`` (high
+myopia) negatives show mild tessellation and some positives only weak signs,
+so a small CNN learns the task but not instantly.
+
+The folder copies the real layout, names and counts (see :mod:`.layout`)::
+
+    root/PALM-Training400/H0001.jpg .. N0161.jpg .. P0213.jpg
+    root/PALM-Validation400/V0001.jpg .. V0400.jpg        (211 positives)
+    root/PALM-Validation-GT/PM_Label_and_Fovea_Location.xlsx
+    root/labels.csv                                       (same table)
+    root/STANDIN.json                                     (marks generated data)
+
+Every image has its own random generator seeded from ``(seed, split, index)``,
+so the images are byte-identical for the same seed and size whatever the
+number of worker threads. (The xlsx holds the same table every time, but
+openpyxl stamps the save time into the file.)
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .layout import (
+    CSV_NAME, GT_DIR, LABEL_COLUMNS, STANDIN_MARKER, TRAIN_COUNTS, TRAIN_DIR,
+    VALID_COUNT, VALID_DIR, VALID_POSITIVES, XLSX_NAME,
+)
+
+GENERATOR_VERSION = 1
+JPEG_QUALITY = 95
+# Images are drawn at up to twice the output size (anti-aliasing for small
+# outputs), but at most this many pixels on the long side (speed for large).
+_MAX_WORK_SIDE = 1024
+
+# Split keys of the per-image random generators.
+_TRAIN_KEY, _VALID_KEY, _LAYOUT_KEY = 0, 1, 2
+
+
+# --------------------------------------------------------------------------
+# What to generate
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Item:
+    """One image of the stand-in: where it goes, its class and RNG key."""
+
+    folder: str
+    name: str
+    kind: str  # "P" pathologic myopia, "H" high myopia, "N" normal
+    key: tuple
+
+    @property
+    def positive(self) -> bool:
+        return self.kind == "P"
+
+
+def _plan(seed: int) -> list[_Item]:
+    """All 800 images: training in name order, then V0001..V0400.
+
+    The 211 validation positives are placed in a seeded random order; the
+    validation negatives are high myopia or normal in the training ratio.
+    """
+    items = []
+    for kind, count in TRAIN_COUNTS.items():
+        for i in range(1, count + 1):
+            items.append(_Item(TRAIN_DIR, f"{kind}{i:04d}.jpg", kind, (_TRAIN_KEY, len(items))))
+    rng = np.random.default_rng([seed, _LAYOUT_KEY])
+    positives = set(rng.choice(VALID_COUNT, VALID_POSITIVES, replace=False).tolist())
+    share_h = TRAIN_COUNTS["H"] / (TRAIN_COUNTS["H"] + TRAIN_COUNTS["N"])
+    for i in range(VALID_COUNT):
+        if i in positives:
+            kind = "P"
+        else:
+            kind = "H" if rng.random() < share_h else "N"
+        items.append(_Item(VALID_DIR, f"V{i + 1:04d}.jpg", kind, (_VALID_KEY, i)))
+    return items
+
+
+def _normalize_size(size) -> tuple[int, int]:
+    """``224`` or ``(width, height)`` -> ``(width, height)``."""
+    if isinstance(size, (int, np.integer)):
+        size = (int(size), int(size))
+    try:
+        width, height = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be an int or a (width, height) pair, not {size!r}") from None
+    if min(width, height) < 32:
+        raise ValueError(f"size {width}x{height} is too small; use at least 32x32")
+    return width, height
+
+
+# --------------------------------------------------------------------------
+# Drawing one fundus image
+# --------------------------------------------------------------------------
+
+@dataclass
+class _Eye:
+    """Geometry of one picture, in working-resolution pixels."""
+
+    width: int
+    height: int
+    cx: float       # centre of the circular field of view
+    cy: float
+    radius: float   # radius of the field of view
+    temporal: int   # +1: the fovea lies to the right of the disc, -1: left
+    disc_x: float
+    disc_y: float
+    disc_r: float
+    fovea_x: float
+    fovea_y: float
+
+
+@dataclass
+class _Signs:
+    """Intensities (0 = absent, 1 = severe) of the myopic signs."""
+
+    tessellation: float
+    ppa: float          # peripapillary atrophy
+    atrophy: float      # patchy chorioretinal atrophy
+    patches: int
+
+
+def _sample_eye(rng: np.random.Generator, width: int, height: int) -> _Eye:
+    """Field of view, disc and fovea: left/right eye, sizes and positions vary."""
+    radius = min(width, height) * rng.uniform(0.47, 0.54)
+    cx = width / 2 + rng.normal(0, 0.015) * width
+    cy = height / 2 + rng.normal(0, 0.015) * height
+    temporal = 1 if rng.random() < 0.5 else -1
+    disc_r = radius * rng.uniform(0.10, 0.135)
+    dist = 2 * disc_r * 2.5 * rng.uniform(0.9, 1.1)
+    fovea_x = cx + temporal * dist * rng.uniform(0.3, 0.45) + rng.normal(0, 0.03) * radius
+    fovea_y = cy + rng.normal(0, 0.04) * radius
+    disc_x = fovea_x - temporal * dist
+    disc_y = fovea_y - dist * rng.uniform(0.0, 0.15)
+    return _Eye(width, height, cx, cy, radius, temporal, disc_x, disc_y, disc_r, fovea_x, fovea_y)
+
+
+def _sample_signs(rng: np.random.Generator, kind: str) -> _Signs:
+    """How strongly the myopic signs show, by class.
+
+    Positives range from weak to severe; high-myopia negatives often show
+    mild tessellation and a thin crescent; a few normals a trace of either.
+    """
+    if kind == "P":
+        s = rng.uniform(0.1, 1.0) ** 0.8
+        tess = min(1.0, s * rng.uniform(0.5, 1.2)) if rng.random() < 0.9 else 0.0
+        ppa = min(1.0, s * rng.uniform(0.4, 1.2)) if rng.random() < 0.85 else 0.0
+        atrophy = rng.uniform(0.5, 1.0) if rng.random() < s - 0.15 else 0.0
+        return _Signs(tess, ppa, atrophy, int(rng.integers(1, 4)))
+    if kind == "H":
+        tess = rng.uniform(0.1, 0.45) if rng.random() < 0.7 else 0.0
+        ppa = rng.uniform(0.1, 0.4) if rng.random() < 0.6 else 0.0
+        return _Signs(tess, ppa, 0.0, 0)
+    tess = rng.uniform(0.0, 0.25) if rng.random() < 0.15 else 0.0
+    ppa = rng.uniform(0.0, 0.2) if rng.random() < 0.15 else 0.0
+    return _Signs(tess, ppa, 0.0, 0)
+
+
+def _distance(eye: _Eye, x: float, y: float) -> np.ndarray:
+    """Distance of every pixel from (x, y), as a broadcastable float32 grid."""
+    ys, xs = np.ogrid[: eye.height, : eye.width]
+    return np.sqrt((xs - np.float32(x)) ** 2 + (ys - np.float32(y)) ** 2, dtype=np.float32)
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with standard deviation ``sigma`` pixels."""
+    return cv2.GaussianBlur(img, (0, 0), max(sigma, 0.3))
+
+
+def _smooth_noise(rng: np.random.Generator, eye: _Eye, cells: int) -> np.ndarray:
+    """Zero-mean, unit-ish noise varying over about ``cells`` blobs per side."""
+    small = rng.normal(0, 1, (cells, cells)).astype(np.float32)
+    return cv2.resize(small, (eye.width, eye.height), interpolation=cv2.INTER_CUBIC)
+
+
+def _blend(img: np.ndarray, mask: np.ndarray, color) -> None:
+    """In place: ``img = img * (1 - mask) + color * mask`` (mask HxW in [0,1])."""
+    m = mask[..., None]
+    img *= 1 - m
+    img += m * np.asarray(color, np.float32)
+
+
+def _walk(rng, eye: _Eye, x, y, heading, length, width, curvature, wobble, step, bend=math.inf):
+    """Points and widths of a curved, tapering path (a vessel's centre line).
+
+    The curvature fades over the distance ``bend``; the path stops at the
+    edge of the field of view.
+    """
+    n = max(2, int(length / step))
+    points, widths = [(x, y)], [width]
+    for i in range(1, n):
+        heading += curvature * math.exp(-i * step / bend) * step + rng.normal(0, wobble)
+        x += step * math.cos(heading)
+        y += step * math.sin(heading)
+        if math.hypot(x - eye.cx, y - eye.cy) > eye.radius * 1.02:
+            break
+        points.append((x, y))
+        widths.append(width * (1 - 0.6 * i / n))
+    return points, widths
+
+
+def _draw_path(canvas: np.ndarray, points, widths) -> None:
+    """Anti-aliased polyline of varying width, sub-pixel precise."""
+    shift = 4
+    scale = 1 << shift
+    for (x0, y0), (x1, y1), w in zip(points, points[1:], widths):
+        cv2.line(canvas, (round(x0 * scale), round(y0 * scale)),
+                 (round(x1 * scale), round(y1 * scale)), 1.0,
+                 thickness=max(1, round(w)), lineType=cv2.LINE_AA, shift=shift)
+
+
+def _vessel_tree(rng, eye: _Eye, canvas, x, y, heading, length, width, curvature, depth,
+                 bend=math.inf):
+    """One vessel with side branches that are thinner, shorter and straighter."""
+    step = eye.radius * 0.015
+    points, widths = _walk(rng, eye, x, y, heading, length, width, curvature, 0.05, step, bend)
+    _draw_path(canvas, points, widths)
+    if depth == 0 or len(points) < 6:
+        return
+    for _ in range(int(rng.integers(2, 5))):
+        i = int(rng.integers(2, len(points) - 2))
+        bx, by = points[i]
+        dx, dy = points[i + 1][0] - bx, points[i + 1][1] - by
+        side = 1 if rng.random() < 0.5 else -1
+        branch_heading = math.atan2(dy, dx) + side * rng.uniform(0.4, 1.1)
+        _vessel_tree(rng, eye, canvas, bx, by, branch_heading,
+                     length * rng.uniform(0.25, 0.5), widths[i] * rng.uniform(0.55, 0.75),
+                     rng.normal(0, 0.5) / eye.radius, depth - 1)
+
+
+def _vessels(rng: np.random.Generator, eye: _Eye) -> tuple[np.ndarray, np.ndarray]:
+    """Vein and artery masks: two temporal arcades curving above and below the
+    fovea, nasal vessels, and small branches; width decreases outward."""
+    veins = np.zeros((eye.height, eye.width), np.float32)
+    arteries = np.zeros_like(veins)
+    dist = math.hypot(eye.fovea_x - eye.disc_x, eye.fovea_y - eye.disc_y)
+    base_width = eye.radius * rng.uniform(0.016, 0.024)
+    for canvas, width_factor in ((veins, 1.0), (arteries, 0.7)):
+        for up in (-1, 1):
+            # Temporal arcade: leaves the disc steeply, bends over the fovea,
+            # then runs on temporally.
+            start = math.radians(rng.uniform(55, 85))
+            heading = math.atan2(up * math.sin(start), eye.temporal * math.cos(start))
+            curvature = -up * eye.temporal / (dist * rng.uniform(0.6, 0.9))
+            _vessel_tree(rng, eye, canvas, eye.disc_x, eye.disc_y, heading,
+                         eye.radius * 2, base_width * width_factor, curvature,
+                         depth=2, bend=dist * rng.uniform(0.9, 1.3))
+            # Nasal vessel: straighter, toward the far side.
+            start = math.radians(rng.uniform(20, 70))
+            heading = math.atan2(up * math.sin(start), -eye.temporal * math.cos(start))
+            _vessel_tree(rng, eye, canvas, eye.disc_x, eye.disc_y, heading,
+                         eye.radius * rng.uniform(0.8, 1.3), base_width * width_factor * 0.8,
+                         up * eye.temporal * rng.uniform(0.0, 0.6) / eye.radius, depth=2)
+        # Small macular vessel aimed at, but stopping short of, the fovea.
+        heading = math.atan2(eye.fovea_y - eye.disc_y, eye.fovea_x - eye.disc_x)
+        _vessel_tree(rng, eye, canvas, eye.disc_x, eye.disc_y,
+                     heading + rng.normal(0, 0.25), dist * 0.55,
+                     base_width * width_factor * 0.4, 0.0, depth=1)
+    sigma = eye.radius * 0.002
+    return _blur(veins, sigma), _blur(arteries, sigma)
+
+
+def _choroid(rng: np.random.Generator, eye: _Eye) -> np.ndarray:
+    """Choroidal vessel mask: broad, wavy bands radiating from the posterior pole."""
+    canvas = np.zeros((eye.height, eye.width), np.float32)
+    step = eye.radius * 0.02
+    for _ in range(int(rng.integers(70, 110))):
+        angle = rng.uniform(0, 2 * math.pi)
+        start = eye.radius * rng.uniform(0.05, 0.5)
+        x = eye.fovea_x + start * math.cos(angle)
+        y = eye.fovea_y + start * math.sin(angle)
+        heading = angle + rng.normal(0, 0.4)
+        width = eye.radius * rng.uniform(0.012, 0.026)
+        points, widths = _walk(rng, eye, x, y, heading, eye.radius * rng.uniform(0.4, 1.2),
+                               width, rng.normal(0, 1.0) / eye.radius, 0.12, step)
+        _draw_path(canvas, points, [w * 1.5 for w in widths])
+    return _blur(np.minimum(canvas, 1.0), eye.radius * 0.008)
+
+
+def _fundus_albedo(rng: np.random.Generator, eye: _Eye, signs: _Signs) -> np.ndarray:
+    """Orange-red fundus colour (BGR floats) with mottled texture; paler and
+    yellower with tessellation."""
+    red = rng.uniform(0.72, 0.95)
+    yellow = 0.22 * signs.tessellation
+    color = np.array([red * rng.uniform(0.10, 0.22) + 0.10 * yellow,
+                      red * (rng.uniform(0.30, 0.46) + yellow), red], np.float32)
+    texture = 1 + 0.05 * _smooth_noise(rng, eye, 12) + 0.025 * _smooth_noise(rng, eye, 48)
+    return texture[..., None] * color
+
+
+def _add_tessellation(img: np.ndarray, eye: _Eye, choroid: np.ndarray, amount: float) -> None:
+    """Darker pigmented spaces between brighter orange choroidal vessels."""
+    spaces = (1 - choroid) * (1 - np.exp(-_distance(eye, eye.fovea_x, eye.fovea_y) / (eye.radius * 0.2)))
+    img *= 1 - amount * spaces[..., None] * np.array([0.45, 0.5, 0.35], np.float32)
+    _blend(img, 0.15 * amount * choroid, (0.2, 0.5, 0.95))
+
+
+def _add_patchy_atrophy(rng, img: np.ndarray, eye: _Eye, choroid: np.ndarray, signs: _Signs) -> None:
+    """Pale whitish-yellow irregular patches, mostly near the macula, with
+    large choroidal vessels showing through and pigment at the borders."""
+    field = np.zeros((eye.height, eye.width), np.float32)
+    dd = 2 * eye.disc_r
+    for _ in range(signs.patches):
+        t = rng.uniform(-0.2, 0.9)  # along the disc-fovea line, 1 = fovea
+        px = eye.disc_x + t * (eye.fovea_x - eye.disc_x) + rng.normal(0, 0.5) * dd
+        py = eye.disc_y + t * (eye.fovea_y - eye.disc_y) + rng.normal(0, 0.5) * dd
+        for _ in range(int(rng.integers(3, 8))):
+            center = (round(px + rng.normal(0, 0.35) * dd), round(py + rng.normal(0, 0.35) * dd))
+            axes = (max(1, round(dd * rng.uniform(0.15, 0.5) * (0.5 + signs.atrophy))),
+                    max(1, round(dd * rng.uniform(0.15, 0.5) * (0.5 + signs.atrophy))))
+            cv2.ellipse(field, center, axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
+    field = _blur(field, dd * 0.15) + 0.15 * _smooth_noise(rng, eye, 40)
+    patch = _blur((field > 0.5).astype(np.float32), eye.radius * 0.004)
+    border = np.clip(_blur(patch, dd * 0.06) - patch, 0, 1) * 3
+    img *= (1 - 0.6 * signs.atrophy * border)[..., None]
+    color = np.array([0.66, 0.84, 0.94], np.float32)
+    pale = color * (0.82 + 0.18 * choroid)[..., None]
+    m = (signs.atrophy * patch)[..., None]
+    img *= 1 - m
+    img += m * pale
+
+
+def _add_ppa(rng, img: np.ndarray, eye: _Eye, amount: float) -> None:
+    """Pale crescent on the temporal side of the disc; a ring when severe."""
+    mask = np.zeros((eye.height, eye.width), np.float32)
+    grow = 1.15 + 0.9 * amount * rng.uniform(0.6, 1.2)
+    shift = eye.disc_r * (grow - 1) * rng.uniform(0.3, 0.8)
+    center = (round(eye.disc_x + eye.temporal * shift), round(eye.disc_y))
+    axes = (round(eye.disc_r * grow), round(eye.disc_r * grow * rng.uniform(1.0, 1.15)))
+    cv2.ellipse(mask, center, axes, rng.uniform(-20, 20), 0, 360, 1.0, -1)
+    mask = _blur(mask, eye.disc_r * 0.08)
+    rim = np.clip(_blur(mask, eye.disc_r * 0.12) - mask, 0, 1) * 2
+    img *= (1 - 0.5 * amount * rim)[..., None]
+    _blend(img, min(1.0, 0.4 + 0.6 * amount) * mask, (0.55, 0.75, 0.88))
+
+
+def _add_fovea(rng, img: np.ndarray, eye: _Eye) -> None:
+    """Darker macula with a darker foveal pit, sometimes a tiny light reflex."""
+    d = _distance(eye, eye.fovea_x, eye.fovea_y)
+    dd = 2 * eye.disc_r
+    macula = rng.uniform(0.2, 0.35) * np.exp(-(d / (0.7 * dd)) ** 2)
+    pit = rng.uniform(0.15, 0.3) * np.exp(-(d / (0.2 * dd)) ** 2)
+    img *= (1 - macula - pit)[..., None]
+    if rng.random() < 0.5:
+        _blend(img, 0.4 * np.exp(-(d / (0.03 * dd)) ** 2), (0.7, 0.8, 0.9))
+
+
+def _add_disc(rng, img: np.ndarray, eye: _Eye) -> None:
+    """Bright yellowish oval disc with a paler cup, offset temporally."""
+    r = eye.disc_r
+    disc = np.zeros((eye.height, eye.width), np.float32)
+    axes = (round(r * rng.uniform(0.9, 1.0)), round(r * rng.uniform(1.0, 1.12)))
+    cv2.ellipse(disc, (round(eye.disc_x), round(eye.disc_y)), axes, rng.uniform(-15, 15), 0, 360, 1.0, -1)
+    _blend(img, _blur(disc, r * 0.1),
+           (rng.uniform(0.40, 0.62), rng.uniform(0.74, 0.9), rng.uniform(0.95, 1.0)))
+    cup = np.zeros_like(disc)
+    cup_r = r * rng.uniform(0.3, 0.55)
+    cv2.circle(cup, (round(eye.disc_x + eye.temporal * r * 0.2), round(eye.disc_y)),
+               round(cup_r), 1.0, -1)
+    _blend(img, 0.8 * _blur(cup, cup_r * 0.35), (0.78, 0.93, 1.0))
+
+
+def _add_vessels(rng, img: np.ndarray, eye: _Eye) -> None:
+    """Darken with dark red vessels: veins darker than arteries."""
+    veins, arteries = _vessels(rng, eye)
+    img *= 1 - np.clip(veins, 0, 1)[..., None] * np.array([0.6, 0.7, 0.45], np.float32)
+    img *= 1 - np.clip(arteries, 0, 1)[..., None] * np.array([0.45, 0.55, 0.25], np.float32)
+
+
+def _illumination(rng, eye: _Eye) -> np.ndarray:
+    """Radial falloff inside a soft-edged circular field of view; black outside."""
+    d = _distance(eye, eye.cx, eye.cy) / eye.radius
+    falloff = 1 - rng.uniform(0.3, 0.55) * np.minimum(d, 1) ** rng.uniform(1.5, 2.8)
+    angle = rng.uniform(0, 2 * math.pi)
+    ys, xs = np.ogrid[: eye.height, : eye.width]
+    tilt = ((xs - eye.cx) * math.cos(angle) + (ys - eye.cy) * math.sin(angle)) / eye.radius
+    edge = np.clip((1 - d) * eye.radius / (eye.radius * 0.012), 0, 1)
+    return (falloff * (1 + rng.uniform(0, 0.15) * tilt) * edge).astype(np.float32)
+
+
+def _camera(rng, img: np.ndarray) -> np.ndarray:
+    """Global brightness, contrast, colour and gamma jitter plus sensor noise;
+    float BGR in [0, 1] -> uint8."""
+    img = img * rng.uniform(0.8, 1.15) * rng.uniform(0.92, 1.08, 3).astype(np.float32)
+    mean = float(img.mean())
+    img = (img - mean) * rng.uniform(0.85, 1.15) + mean
+    img = np.clip(img, 0, 1) ** rng.uniform(0.85, 1.15)
+    img = img * 255 + rng.normal(0, rng.uniform(1.5, 4.0), img.shape).astype(np.float32)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def render_fundus(rng: np.random.Generator, positive: bool, size=(224, 224),
+                  high_myopia: bool = False):
+    """Draw one fundus-like image.
+
+    ``positive`` adds signs of pathologic myopia of random intensity;
+    ``high_myopia`` (negatives only) may add mild tessellation and a thin
+    crescent. ``size`` is an int or ``(width, height)``.
+
+    Returns ``(image, (fovea_x, fovea_y))``: a BGR uint8 array of shape
+    ``(height, width, 3)`` and the fovea centre in its pixels.
+    """
+    width, height = _normalize_size(size)
+    scale = min(2.0, _MAX_WORK_SIDE / max(width, height))
+    eye = _sample_eye(rng, round(width * scale), round(height * scale))
+    signs = _sample_signs(rng, "P" if positive else "H" if high_myopia else "N")
+    img = _fundus_albedo(rng, eye, signs)
+    if signs.tessellation or signs.atrophy:
+        choroid = _choroid(rng, eye)
+        if signs.tessellation:
+            _add_tessellation(img, eye, choroid, signs.tessellation)
+        if signs.atrophy:
+            _add_patchy_atrophy(rng, img, eye, choroid, signs)
+    _add_fovea(rng, img, eye)
+    if signs.ppa:
+        _add_ppa(rng, img, eye, signs.ppa)
+    _add_disc(rng, img, eye)
+    _add_vessels(rng, img, eye)
+    img *= _illumination(rng, eye)[..., None]
+    interpolation = cv2.INTER_AREA if scale > 1 else cv2.INTER_LINEAR
+    img = cv2.resize(img, (width, height), interpolation=interpolation)
+    fovea = (round(eye.fovea_x / scale, 1), round(eye.fovea_y / scale, 1))
+    return _camera(rng, img), fovea
+
+
+# --------------------------------------------------------------------------
+# Writing the dataset
+# --------------------------------------------------------------------------
+
+def _encode_item(item: _Item, seed: int, size: tuple[int, int]) -> tuple[bytes, tuple[float, float]]:
+    """JPEG bytes and fovea position of one planned image."""
+    rng = np.random.default_rng([seed, *item.key])
+    img, fovea = render_fundus(rng, item.positive, size, high_myopia=item.kind == "H")
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode {item.name}")
+    return buf.tobytes(), fovea
+
+
+def _write_item(folder: Path, item: _Item, seed: int, size) -> tuple[float, float]:
+    """Render and save one image; return its fovea position.
+
+    Bytes are written with Python rather than ``cv2.imwrite``, which cannot
+    open paths with non-ASCII characters on Windows.
+    """
+    data, fovea = _encode_item(item, seed, size)
+    (folder / item.folder / item.name).write_bytes(data)
+    return fovea
+
+
+def _write_images(folder: Path, items: list[_Item], seed: int, size, workers: int,
+                  progress: bool) -> dict[str, tuple[float, float]]:
+    """Render all items with a thread pool (OpenCV releases the GIL)."""
+    for sub in {item.folder for item in items}:
+        (folder / sub).mkdir()
+    foveas = {}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(_write_item, folder, item, seed, size): item for item in items}
+        with tqdm(total=len(items), desc="stand-in images", unit="img", file=sys.stdout,
+                  disable=not progress) as bar:
+            for future in as_completed(futures):
+                foveas[futures[future].name] = future.result()
+                bar.update()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return foveas
+
+
+def _write_labels(folder: Path, items: list[_Item], foveas) -> None:
+    """The validation label table as labels.csv and as the original xlsx."""
+    valid = [item for item in items if item.folder == VALID_DIR]
+    table = pd.DataFrame(
+        [(i, item.name, int(item.positive), *foveas[item.name]) for i, item in enumerate(valid, 1)],
+        columns=list(LABEL_COLUMNS),
+    )
+    table.to_csv(folder / CSV_NAME, index=False)
+    (folder / GT_DIR).mkdir()
+    table.to_excel(folder / GT_DIR / XLSX_NAME, index=False, engine="openpyxl")
+
+
+def _marker(seed: int, size: tuple[int, int]) -> dict:
+    """Content of STANDIN.json."""
+    return {
+        "generator": "palm_utils.synth",
+        "version": GENERATOR_VERSION,
+        "seed": seed,
+        "size": list(size),
+        "counts": {"train": dict(TRAIN_COUNTS), "valid": VALID_COUNT,
+                   "valid_positives": VALID_POSITIVES},
+        "note": "Generated fundus-like stand-in, not real fundus photographs.",
+    }
+
+
+def _read_marker(root: Path) -> dict | None:
+    """The STANDIN.json of ``root``, or None when absent or unreadable."""
+    try:
+        return json.loads((root / STANDIN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_complete(root: Path) -> bool:
+    """All 800 images and both label files are present."""
+    expected = {TRAIN_DIR: sum(TRAIN_COUNTS.values()), VALID_DIR: VALID_COUNT}
+    try:
+        counts = {d: sum(1 for p in (root / d).iterdir() if p.suffix == ".jpg") for d in expected}
+    except OSError:
+        return False
+    return (counts == expected and (root / CSV_NAME).is_file()
+            and (root / GT_DIR / XLSX_NAME).is_file())
+
+
+def _matches(root: Path, seed: int, size: tuple[int, int]) -> bool:
+    """``root`` holds a complete stand-in made with this seed and size."""
+    marker = _read_marker(root)
+    return (marker is not None and marker.get("seed") == seed
+            and marker.get("size") == list(size) and _is_complete(root))
+
+
+def _check_replaceable(root: Path, seed: int, size, overwrite: bool) -> None:
+    """Refuse to replace anything but an empty folder, or a stand-in when
+    ``overwrite`` is set; the message names the folder and the way out."""
+    if root.is_dir() and not any(root.iterdir()):
+        return
+    if not root.is_dir():
+        raise FileExistsError(f"{root} exists and is not a folder; remove it or choose another path.")
+    marker = _read_marker(root)
+    if marker is None:
+        raise FileExistsError(
+            f"{root} exists and is not a generated stand-in (no {STANDIN_MARKER}); it is "
+            "left untouched. Choose another folder for the stand-in."
+        )
+    if not overwrite:
+        raise FileExistsError(
+            f"{root} holds another or incomplete stand-in (seed {marker.get('seed')}, size "
+            f"{marker.get('size')}; asked for seed {seed}, size {list(size)}). Pass "
+            "overwrite=True (`python -m palm_utils synth --force`) to replace it, or "
+            "choose another folder."
+        )
+
+
+def _move_into_place(tmp: Path, root: Path) -> None:
+    """Rename the finished folder to ``root``, replacing what was checked
+    replaceable; the old content is removed only after the swap."""
+    old = None
+    if root.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+        os.replace(root, old / "content")
+    os.replace(tmp, root)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def generate_standin(root, seed: int = 0, size=224, overwrite: bool = False,
+                     workers: int | None = None, progress: bool = True) -> Path:
+    """Generate the stand-in dataset at ``root`` and return ``root``.
+
+    ``size`` is an int (square) or ``(width, height)``, e.g. ``(2124, 2056)``
+    for images at the original resolution. The result is deterministic in
+    ``seed`` and ``size``. If ``root`` already holds a complete stand-in of
+    this seed and size it is returned at once. An existing stand-in of
+    another seed or size is replaced only with ``overwrite=True``; any other
+    existing content raises :class:`FileExistsError` naming it.
+
+    The data is written to a hidden temporary folder next to ``root`` and
+    renamed into place when complete, so an interrupted run leaves nothing
+    at ``root``. ``workers`` threads render the images (default: one per
+    CPU core); ``progress`` shows a progress bar.
+    """
+    root = Path(root).expanduser().absolute()
+    size = _normalize_size(size)
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, not {seed}")
+    if _matches(root, seed, size):
+        return root
+    if root.exists():
+        _check_replaceable(root, seed, size, overwrite)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    items = _plan(seed)
+    workers = workers or os.cpu_count() or 1
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        foveas = _write_images(tmp, items, seed, size, workers, progress)
+        _write_labels(tmp, items, foveas)
+        (tmp / STANDIN_MARKER).write_text(json.dumps(_marker(seed, size), indent=2), encoding="utf-8")
+        _move_into_place(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if _matches(root, seed, size):  # a concurrent run finished first
+            return root
+        raise
+    return root
