@@ -46,7 +46,8 @@ def plot_history(history, title: str | None = None, baseline: float | None = Non
     ax1.set_ylabel("BCE loss")
     ax1.legend()
     ax2.plot(epochs, [r["val_acc"] for r in rows], "o-", label="validation accuracy")
-    ax2.plot(epochs, [r["val_auc"] for r in rows], "s-", label="validation AUC")
+    if all("val_auc" in r for r in rows):
+        ax2.plot(epochs, [r["val_auc"] for r in rows], "s-", label="validation AUC")
     if baseline is not None:
         ax2.axhline(baseline, color="gray", ls="--", label=f"majority baseline {baseline:.4f}")
     ax2.set_xlabel("epoch")

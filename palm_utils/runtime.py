@@ -32,8 +32,10 @@ def silence_known_warnings() -> None:
         r".*(AMP|auto_cast|amp).*(only support|not supported|CPU|cpu).*",
     ):
         warnings.filterwarnings("ignore", message=pattern)
-    # Paddle 3 logs the AMP notice through `logging` instead of `warnings`.
+    # Paddle 3 logs the AMP notice through `logging` instead of `warnings`;
+    # matplotlib logs "generated new fontManager" once on a fresh machine.
     logging.getLogger("paddle").setLevel(logging.ERROR)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
 def import_paddle():

@@ -47,8 +47,9 @@ from .layout import (
 
 GENERATOR_VERSION = 1
 JPEG_QUALITY = 95
-# Images are drawn at up to twice the output size (anti-aliasing for small
+# Images are drawn at 1.5 times the output size (anti-aliasing for small
 # outputs), but at most this many pixels on the long side (speed for large).
+_SUPERSAMPLE = 1.5
 _MAX_WORK_SIDE = 1024
 
 # Split keys of the per-image random generators.
@@ -194,38 +195,42 @@ def _smooth_noise(rng: np.random.Generator, eye: _Eye, cells: int) -> np.ndarray
 
 def _blend(img: np.ndarray, mask: np.ndarray, color) -> None:
     """In place: ``img = img * (1 - mask) + color * mask`` (mask HxW in [0,1])."""
-    m = mask[..., None]
-    img *= 1 - m
-    img += m * np.asarray(color, np.float32)
+    diff = np.asarray(color, np.float32) - img
+    diff *= mask[..., None]
+    img += diff
 
 
 def _walk(rng, eye: _Eye, x, y, heading, length, width, curvature, wobble, step, bend=math.inf):
-    """Points and widths of a curved, tapering path (a vessel's centre line).
+    """Points (n x 2) and widths (n) of a curved, tapering path, such as a
+    vessel's centre line.
 
     The curvature fades over the distance ``bend``; the path stops at the
     edge of the field of view.
     """
     n = max(2, int(length / step))
-    points, widths = [(x, y)], [width]
-    for i in range(1, n):
-        heading += curvature * math.exp(-i * step / bend) * step + rng.normal(0, wobble)
-        x += step * math.cos(heading)
-        y += step * math.sin(heading)
-        if math.hypot(x - eye.cx, y - eye.cy) > eye.radius * 1.02:
-            break
-        points.append((x, y))
-        widths.append(width * (1 - 0.6 * i / n))
-    return points, widths
+    i = np.arange(1, n)
+    turns = curvature * step * np.exp(-i * step / bend) + rng.normal(0, wobble, n - 1)
+    headings = heading + np.cumsum(turns)
+    xs = x + step * np.concatenate(([0.0], np.cumsum(np.cos(headings))))
+    ys = y + step * np.concatenate(([0.0], np.cumsum(np.sin(headings))))
+    outside = np.hypot(xs - eye.cx, ys - eye.cy) > eye.radius * 1.02
+    end = int(np.argmax(outside)) if outside.any() else n
+    widths = width * (1 - 0.6 * np.arange(n) / n)
+    return np.stack([xs, ys], axis=1)[:end], widths[:end]
 
 
-def _draw_path(canvas: np.ndarray, points, widths) -> None:
-    """Anti-aliased polyline of varying width, sub-pixel precise."""
+def _draw_path(canvas: np.ndarray, points: np.ndarray, widths: np.ndarray) -> None:
+    """Anti-aliased polyline of stepwise decreasing width, sub-pixel precise."""
+    if len(points) < 2:
+        return
     shift = 4
-    scale = 1 << shift
-    for (x0, y0), (x1, y1), w in zip(points, points[1:], widths):
-        cv2.line(canvas, (round(x0 * scale), round(y0 * scale)),
-                 (round(x1 * scale), round(y1 * scale)), 1.0,
-                 thickness=max(1, round(w)), lineType=cv2.LINE_AA, shift=shift)
+    fixed = np.round(points * (1 << shift)).astype(np.int32)
+    thickness = np.maximum(1, np.round(widths[:-1])).astype(int)
+    starts = np.flatnonzero(np.diff(thickness, prepend=-1))
+    ends = np.append(starts[1:], len(thickness))
+    for a, b in zip(starts, ends):  # one polyline per run of equal thickness
+        cv2.polylines(canvas, [fixed[a:b + 1]], False, 1.0, thickness=int(thickness[a]),
+                      lineType=cv2.LINE_AA, shift=shift)
 
 
 def _vessel_tree(rng, eye: _Eye, canvas, x, y, heading, length, width, curvature, depth,
@@ -236,7 +241,7 @@ def _vessel_tree(rng, eye: _Eye, canvas, x, y, heading, length, width, curvature
     _draw_path(canvas, points, widths)
     if depth == 0 or len(points) < 6:
         return
-    for _ in range(int(rng.integers(2, 5))):
+    for _ in range(int(rng.integers(depth, 2 * depth + 1))):
         i = int(rng.integers(2, len(points) - 2))
         bx, by = points[i]
         dx, dy = points[i + 1][0] - bx, points[i + 1][1] - by
@@ -292,15 +297,15 @@ def _choroid(rng: np.random.Generator, eye: _Eye) -> np.ndarray:
         width = eye.radius * rng.uniform(0.012, 0.026)
         points, widths = _walk(rng, eye, x, y, heading, eye.radius * rng.uniform(0.4, 1.2),
                                width, rng.normal(0, 1.0) / eye.radius, 0.12, step)
-        _draw_path(canvas, points, [w * 1.5 for w in widths])
-    return _blur(np.minimum(canvas, 1.0), eye.radius * 0.008)
+        _draw_path(canvas, points, widths * 1.5)
+    return _blur(np.minimum(canvas, 1.0), eye.radius * 0.01)
 
 
 def _fundus_albedo(rng: np.random.Generator, eye: _Eye, signs: _Signs) -> np.ndarray:
     """Orange-red fundus colour (BGR floats) with mottled texture; paler and
     yellower with tessellation."""
     red = rng.uniform(0.72, 0.95)
-    yellow = 0.22 * signs.tessellation
+    yellow = 0.15 * signs.tessellation
     color = np.array([red * rng.uniform(0.10, 0.22) + 0.10 * yellow,
                       red * (rng.uniform(0.30, 0.46) + yellow), red], np.float32)
     texture = 1 + 0.05 * _smooth_noise(rng, eye, 12) + 0.025 * _smooth_noise(rng, eye, 48)
@@ -310,8 +315,8 @@ def _fundus_albedo(rng: np.random.Generator, eye: _Eye, signs: _Signs) -> np.nda
 def _add_tessellation(img: np.ndarray, eye: _Eye, choroid: np.ndarray, amount: float) -> None:
     """Darker pigmented spaces between brighter orange choroidal vessels."""
     spaces = (1 - choroid) * (1 - np.exp(-_distance(eye, eye.fovea_x, eye.fovea_y) / (eye.radius * 0.2)))
-    img *= 1 - amount * spaces[..., None] * np.array([0.45, 0.5, 0.35], np.float32)
-    _blend(img, 0.15 * amount * choroid, (0.2, 0.5, 0.95))
+    img *= 1 - amount * spaces[..., None] * np.array([0.45, 0.45, 0.38], np.float32)
+    _blend(img, 0.1 * amount * choroid, (0.2, 0.5, 0.95))
 
 
 def _add_patchy_atrophy(rng, img: np.ndarray, eye: _Eye, choroid: np.ndarray, signs: _Signs) -> None:
@@ -350,7 +355,7 @@ def _add_ppa(rng, img: np.ndarray, eye: _Eye, amount: float) -> None:
     mask = _blur(mask, eye.disc_r * 0.08)
     rim = np.clip(_blur(mask, eye.disc_r * 0.12) - mask, 0, 1) * 2
     img *= (1 - 0.5 * amount * rim)[..., None]
-    _blend(img, min(1.0, 0.4 + 0.6 * amount) * mask, (0.55, 0.75, 0.88))
+    _blend(img, min(0.9, 0.35 + 0.6 * amount) * mask, (0.5, 0.7, 0.86))
 
 
 def _add_fovea(rng, img: np.ndarray, eye: _Eye) -> None:
@@ -382,8 +387,9 @@ def _add_disc(rng, img: np.ndarray, eye: _Eye) -> None:
 def _add_vessels(rng, img: np.ndarray, eye: _Eye) -> None:
     """Darken with dark red vessels: veins darker than arteries."""
     veins, arteries = _vessels(rng, eye)
-    img *= 1 - np.clip(veins, 0, 1)[..., None] * np.array([0.6, 0.7, 0.45], np.float32)
-    img *= 1 - np.clip(arteries, 0, 1)[..., None] * np.array([0.45, 0.55, 0.25], np.float32)
+    shade = np.minimum(veins, 1)[..., None] * np.array([0.6, 0.7, 0.45], np.float32)
+    shade += np.minimum(arteries, 1)[..., None] * np.array([0.45, 0.55, 0.25], np.float32)
+    img *= 1 - np.minimum(shade, 0.9)
 
 
 def _illumination(rng, eye: _Eye) -> np.ndarray:
@@ -397,12 +403,16 @@ def _illumination(rng, eye: _Eye) -> np.ndarray:
     return (falloff * (1 + rng.uniform(0, 0.15) * tilt) * edge).astype(np.float32)
 
 
+def _contrast(rng, img: np.ndarray) -> np.ndarray:
+    """Contrast jitter around the mean colour (before the black surround)."""
+    mean = np.array(cv2.mean(img)[:3], np.float32)
+    return (img - mean) * np.float32(rng.uniform(0.85, 1.15)) + mean
+
+
 def _camera(rng, img: np.ndarray) -> np.ndarray:
-    """Global brightness, contrast, colour and gamma jitter plus sensor noise;
+    """Global brightness, colour and gamma jitter plus sensor noise;
     float BGR in [0, 1] -> uint8."""
     img = img * rng.uniform(0.8, 1.15) * rng.uniform(0.92, 1.08, 3).astype(np.float32)
-    mean = float(img.mean())
-    img = (img - mean) * rng.uniform(0.85, 1.15) + mean
     img = np.clip(img, 0, 1) ** rng.uniform(0.85, 1.15)
     img = img * 255 + rng.normal(0, rng.uniform(1.5, 4.0), img.shape).astype(np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
@@ -420,7 +430,7 @@ def render_fundus(rng: np.random.Generator, positive: bool, size=(224, 224),
     ``(height, width, 3)`` and the fovea centre in its pixels.
     """
     width, height = _normalize_size(size)
-    scale = min(2.0, _MAX_WORK_SIDE / max(width, height))
+    scale = min(_SUPERSAMPLE, _MAX_WORK_SIDE / max(width, height))
     eye = _sample_eye(rng, round(width * scale), round(height * scale))
     signs = _sample_signs(rng, "P" if positive else "H" if high_myopia else "N")
     img = _fundus_albedo(rng, eye, signs)
@@ -435,7 +445,7 @@ def render_fundus(rng: np.random.Generator, positive: bool, size=(224, 224),
         _add_ppa(rng, img, eye, signs.ppa)
     _add_disc(rng, img, eye)
     _add_vessels(rng, img, eye)
-    img *= _illumination(rng, eye)[..., None]
+    img = _contrast(rng, img) * _illumination(rng, eye)[..., None]
     interpolation = cv2.INTER_AREA if scale > 1 else cv2.INTER_LINEAR
     img = cv2.resize(img, (width, height), interpolation=interpolation)
     fovea = (round(eye.fovea_x / scale, 1), round(eye.fovea_y / scale, 1))

@@ -26,6 +26,7 @@ from . import quick
 from .checkpoint import atomic_write_json, load_optimizer, load_state, save_optimizer, save_state
 from .evaluation import default_valid_loader, evaluate_model, iterate
 from .runtime import has_gpu, paddle
+from .summary import count_flops, count_params
 
 F = paddle.nn.functional
 
@@ -80,10 +81,47 @@ def _num_batches(loader):
         return getattr(loader, "num_batches", None)
 
 
+def run_epoch(model, optimizer, batches, loss_fn, desc="", total=None, progress=True,
+              scaler=None, save_dir=None) -> float:
+    """One pass over ``batches`` of ``(inputs, labels)`` tensors: forward,
+    ``loss_fn(output, labels)``, backward, step. Shows a progress bar and
+    returns the mean loss per sample. Raises :class:`TrainingDiverged` on a
+    NaN or infinite loss. ``scaler`` (a ``paddle.amp.GradScaler``) turns on
+    float16 autocast."""
+    model.train()
+    total_loss, count = 0.0, 0
+    bar = tqdm(batches, total=total, file=sys.stdout, desc=desc, leave=False,
+               disable=not progress, dynamic_ncols=True, mininterval=1.0)
+    for step, (inputs, labels) in enumerate(bar, 1):
+        with paddle.amp.auto_cast(enable=scaler is not None):
+            loss = loss_fn(model(inputs), labels)
+        value = loss.item()
+        if not math.isfinite(value):
+            bar.close()
+            where = f" in {save_dir}" if save_dir else ""
+            raise TrainingDiverged(
+                f"Loss is {value} at {desc or 'this epoch'}, batch {step}: training diverged. "
+                "Lower the learning rate, check the input scaling, or resume from the "
+                f"last good checkpoint{where}."
+            )
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.minimize(optimizer, loss)
+        else:
+            loss.backward()
+            optimizer.step()
+        optimizer.clear_grad()
+        total_loss += value * labels.shape[0]
+        count += labels.shape[0]
+        bar.set_postfix(loss=f"{total_loss / count:.4f}", refresh=False)
+    bar.close()
+    return total_loss / max(count, 1)
+
+
 def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int = 5,
              save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
              aux_weight: float = 0.3, name: str | None = None, progress: bool = True,
-             prefix: str = "palm") -> list[dict]:
+             prefix: str = "palm", input_size=(1, 3, 224, 224)) -> list[dict]:
     """Train ``model`` for ``epochs`` epochs, validating after each.
 
     ``train_loader`` / ``valid_loader`` may be course-style reader functions
@@ -109,7 +147,7 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     history, start = [], 1
     meta = {"model": name or type(model).__name__, "device": paddle.get_device(),
             "quick": quick.is_quick(announce=False), "amp": use_amp,
-            "params": int(sum(p.size for p in model.parameters())),
+            "params": count_params(model), "flops": count_flops(model, input_size),
             "data": _data_description()}
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
@@ -121,39 +159,16 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     best_acc = max((h["val_acc"] for h in history), default=-1.0)
 
     for epoch in range(start, epochs + 1):
-        model.train()
         t0 = time.perf_counter()
-        total, count = 0.0, 0
-        bar = tqdm(iterate(train_loader), total=_num_batches(train_loader), file=sys.stdout,
-                   desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress,
-                   dynamic_ncols=True, mininterval=1.0)
-        for step, (images, labels) in enumerate(bar, 1):
-            with paddle.amp.auto_cast(enable=use_amp):
-                loss = _loss(model(images), labels, aux_weight)
-            value = loss.item()
-            if not math.isfinite(value):
-                bar.close()
-                raise TrainingDiverged(
-                    f"Loss is {value} at epoch {epoch}, batch {step}: training diverged. "
-                    "Lower the learning rate, check the input scaling, or resume from "
-                    f"the last good checkpoint in {save_dir}."
-                )
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.minimize(optimizer, loss)
-            else:
-                loss.backward()
-                optimizer.step()
-            optimizer.clear_grad()
-            total += value * labels.shape[0]
-            count += labels.shape[0]
-            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
-        bar.close()
+        train_loss = run_epoch(model, optimizer, iterate(train_loader),
+                               lambda out, y: _loss(out, y, aux_weight),
+                               desc=f"epoch {epoch}/{epochs}", total=_num_batches(train_loader),
+                               progress=progress, scaler=scaler, save_dir=save_dir)
         seconds = time.perf_counter() - t0
 
         t1 = time.perf_counter()
         result = evaluate_model(model, valid_loader)
-        row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": result["loss"],
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": result["loss"],
                "val_acc": result["accuracy"], "val_auc": result["auc"],
                "seconds": seconds, "val_seconds": time.perf_counter() - t1}
         history.append(row)
@@ -166,5 +181,52 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
         if row["val_acc"] > best_acc:
             best_acc = row["val_acc"]
             save_state(model.state_dict(), save_dir / f"{prefix}_best.pdparams")
+        atomic_write_json(save_dir / HISTORY_FILE, {"meta": meta, "epochs": history})
+    return history
+
+
+@paddle.no_grad()
+def _classification_eval(model, loader) -> tuple[float, float]:
+    model.eval()
+    loss, correct, n = 0.0, 0, 0
+    for images, labels in loader:
+        logits = model(images)
+        loss += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += int((logits.argmax(axis=1) == labels.reshape([-1])).sum().item())
+        n += labels.shape[0]
+    return loss / n, correct / n
+
+
+def train_classifier(model, optimizer, train_set, test_set, epochs: int = 5,
+                     batch_size: int = 10, save_dir: str | Path = "checkpoints/mnist",
+                     name: str | None = None, progress: bool = True) -> list[dict]:
+    """Multi-class training with softmax cross-entropy (chapter 1's MNIST).
+
+    ``train_set`` / ``test_set`` are ``paddle.io.Dataset`` objects of
+    ``(image, int64 label [1])``. After every epoch it measures loss and
+    accuracy on ``test_set`` (recorded as ``val_loss`` / ``val_acc``), prints
+    one line, and saves ``model.pdparams`` and ``history.json`` atomically.
+    """
+    save_dir = Path(save_dir)
+    epochs = quick.cap_epochs(epochs)
+    train = paddle.io.DataLoader(train_set, batch_size=batch_size, shuffle=True)
+    test = paddle.io.DataLoader(test_set, batch_size=500)
+    input_size = (1, *train_set[0][0].shape)
+    meta = {"model": name or type(model).__name__, "device": paddle.get_device(),
+            "quick": quick.is_quick(announce=False), "params": count_params(model),
+            "flops": count_flops(model, input_size), "data": getattr(train_set, "source", None)}
+    history = []
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        train_loss = run_epoch(model, optimizer, train, F.cross_entropy,
+                               desc=f"epoch {epoch}/{epochs}", total=len(train),
+                               progress=progress, save_dir=save_dir)
+        seconds = time.perf_counter() - t0
+        val_loss, val_acc = _classification_eval(model, test)
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                        "val_acc": val_acc, "seconds": seconds})
+        print(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  test loss {val_loss:.4f}  "
+              f"test acc {val_acc:.4f}  ({seconds:.1f} s)")
+        save_state(model.state_dict(), save_dir / "model.pdparams")
         atomic_write_json(save_dir / HISTORY_FILE, {"meta": meta, "epochs": history})
     return history

@@ -1,0 +1,67 @@
+"""What a network costs: parameters, FLOPs, and a layer-by-layer table of
+output shapes and parameter counts (the "shape walkthrough" of each chapter).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+
+from .runtime import paddle
+
+
+def count_params(model) -> int:
+    """Number of trainable and non-trainable parameters."""
+    return int(sum(int(p.size) for p in model.parameters()))
+
+
+def count_flops(model, input_size=(1, 3, 224, 224)) -> int:
+    """Multiply-accumulate FLOPs of one forward pass, by ``paddle.flops``
+    (its per-layer printout is swallowed). Convolutions and linear layers
+    dominate; pooling counts as zero."""
+    was_training = model.training
+    # paddle.flops counts the sublayers it finds; a lone layer has none.
+    target = model if model.sublayers() else paddle.nn.Sequential(model)
+    with contextlib.redirect_stdout(io.StringIO()):
+        flops = paddle.flops(target, list(input_size), print_detail=False)
+    model.train() if was_training else model.eval()
+    return int(flops)
+
+
+def _own_params(layer) -> int:
+    return int(sum(int(p.size) for p in layer.parameters(include_sublayers=False)))
+
+
+def layer_table(model, input_size=(1, 3, 224, 224), depth: int | None = None) -> str:
+    """A text table: each layer's name (as in the class), type, output shape
+    and parameter count, in the order the forward pass calls them.
+
+    ``depth=None`` lists every leaf layer; ``depth=1`` only the model's direct
+    children (use it for deep networks such as ResNet), and so on.
+    """
+    rows, hooks = [], []
+    for name, layer in model.named_sublayers():
+        level = name.count(".") + 1
+        leaf = not layer.sublayers()
+        if (depth is None and leaf) or level == depth:
+            params = (count_params(layer) if depth is not None else _own_params(layer))
+
+            def hook(layer, inputs, output, name=name, params=params):
+                out = output[0] if isinstance(output, (tuple, list)) else output
+                rows.append((name, type(layer).__name__, list(out.shape), params))
+
+            hooks.append(layer.register_forward_post_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(paddle.zeros(list(input_size)))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train() if was_training else model.eval()
+    width = max([len(r[0]) for r in rows] + [5])
+    lines = [f"{'layer':<{width}}  {'type':<18} {'output shape':<22} {'params':>12}",
+             "-" * (width + 56)]
+    lines += [f"{n:<{width}}  {t:<18} {str(s):<22} {p:>12,}" for n, t, s, p in rows]
+    lines += ["-" * (width + 56), f"{'total':<{width}}  {'':<18} {'':<22} {count_params(model):>12,}"]
+    return "\n".join(lines)
