@@ -14,6 +14,8 @@ Where things live:
 - :mod:`~palm_utils.evaluation`  ``evaluation`` on the validation set
 - :mod:`~palm_utils.metrics`     accuracy, AUC, sensitivity, ... (scikit-learn)
 - :mod:`~palm_utils.plots`       samples, curves, confusion matrix
+- :mod:`~palm_utils.summary`     parameters, FLOPs, layer-by-layer shapes
+- :mod:`~palm_utils.results`     course reference figures, comparison table
 - :mod:`~palm_utils.checkpoint`  atomic saves and loads
 - :mod:`~palm_utils.runtime`     device, CPU threads, seeds, quiet warnings
 - :mod:`~palm_utils.quick`       quick mode (``PALM_QUICK=1``)
@@ -32,17 +34,20 @@ from .labels import LabelError, label_from_filename, training_samples, validatio
 from .loaders import PalmDataset, data_loader, valid_data_loader
 from .metrics import binary_metrics
 from .mnist import load_mnist
-from .plots import plot_confusion, plot_history, show_samples
+from .plots import plot_confusion, plot_history, show_digits, show_samples
 from .quick import is_quick
+from .results import REFERENCE, comparison_table
 from .reader import CHANNEL_ORDER, IMAGE_CACHE, ImageReadError, read_image, transform_img
 from .runtime import select_device, set_seed
 from .session import setup
-from .training import TrainingDiverged, load_history, train_pm
+from .summary import count_flops, count_params, layer_table
+from .training import TrainingDiverged, load_history, train_classifier, train_pm
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CHANNEL_ORDER", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
+    "CHANNEL_ORDER", "REFERENCE", "comparison_table", "count_flops", "count_params",
+    "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
     "PalmDataset", "TrainingDiverged", "binary_metrics", "data_loader", "evaluate_model",
     "evaluation", "find_dataset", "is_quick", "label_from_filename", "load_history",
     "load_mnist", "load_params", "plot_confusion", "plot_history", "read_image",

@@ -89,7 +89,8 @@ def _count(root: Path, source: str) -> DatasetInfo:
     valid = Counter(int(v) for v in table["Label"])
     return DatasetInfo(root=Path(root), source=source,
                        standin=(Path(root) / STANDIN_MARKER).is_file(),
-                       train_counts=dict(train), valid_counts=dict(valid))
+                       train_counts=dict(sorted(train.items())),
+                       valid_counts=dict(sorted(valid.items())))
 
 
 def _require_dataset(root: Path, what: str) -> Path:

@@ -70,3 +70,16 @@ def plot_confusion(result: dict, title: str | None = None):
     ax.set_title(title or f"accuracy {result['accuracy']:.3f}, AUC {result['auc']:.3f}")
     fig.tight_layout()
     return fig
+
+
+def show_digits(dataset, n: int = 10, cols: int = 10):
+    """The first ``n`` digits of an MNIST dataset with their labels."""
+    rows = max(1, int(np.ceil(n / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.45 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, ax in zip(range(n), axes.ravel()):
+        ax.imshow(dataset.images[i], cmap="gray")
+        ax.set_title(str(int(dataset.labels[i])), fontsize=10)
+    fig.tight_layout()
+    return fig

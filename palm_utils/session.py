@@ -1,7 +1,8 @@
 """One call for the first cell of every chapter: :func:`setup`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from . import quick
 from .discovery import DatasetInfo, find_dataset
@@ -15,6 +16,16 @@ class Session:
     quick: bool
     seed: int
     paddle_version: str
+    started: float = field(default_factory=time.perf_counter)
+
+    def report(self) -> str:
+        """One line for the end of a chapter: which data, which device, how
+        long the run took."""
+        kind = "generated stand-in data" if self.data.standin else "real PALM data"
+        mode = "quick mode" if self.quick else "full run"
+        minutes = (time.perf_counter() - self.started) / 60
+        return (f"This run: {kind}, device {self.device}, Paddle {self.paddle_version}, "
+                f"{mode}, {minutes:.1f} min in all.")
 
 
 def setup(data_path=None, seed: int = 2024) -> Session:

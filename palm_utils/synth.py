@@ -162,13 +162,13 @@ def _sample_signs(rng: np.random.Generator, kind: str) -> _Signs:
     mild tessellation and a thin crescent; a few normals a trace of either.
     """
     if kind == "P":
-        s = rng.uniform(0.1, 1.0) ** 0.8
+        s = rng.uniform(0.2, 1.0) ** 0.7
         tess = min(1.0, s * rng.uniform(0.5, 1.2)) if rng.random() < 0.9 else 0.0
         ppa = min(1.0, s * rng.uniform(0.4, 1.2)) if rng.random() < 0.85 else 0.0
         atrophy = rng.uniform(0.5, 1.0) if rng.random() < s - 0.15 else 0.0
         return _Signs(tess, ppa, atrophy, int(rng.integers(1, 4)))
     if kind == "H":
-        tess = rng.uniform(0.1, 0.45) if rng.random() < 0.7 else 0.0
+        tess = rng.uniform(0.1, 0.4) if rng.random() < 0.7 else 0.0
         ppa = rng.uniform(0.1, 0.4) if rng.random() < 0.6 else 0.0
         return _Signs(tess, ppa, 0.0, 0)
     tess = rng.uniform(0.0, 0.25) if rng.random() < 0.15 else 0.0
@@ -602,7 +602,7 @@ def generate_standin(root, seed: int = 0, size=224, overwrite: bool = False,
     seed = int(seed)
     if seed < 0:
         raise ValueError(f"seed must be >= 0, not {seed}")
-    if _matches(root, seed, size):
+    if not overwrite and _matches(root, seed, size):
         return root
     if root.exists():
         _check_replaceable(root, seed, size, overwrite)
@@ -614,10 +614,12 @@ def generate_standin(root, seed: int = 0, size=224, overwrite: bool = False,
         foveas = _write_images(tmp, items, seed, size, workers, progress)
         _write_labels(tmp, items, foveas)
         (tmp / STANDIN_MARKER).write_text(json.dumps(_marker(seed, size), indent=2), encoding="utf-8")
-        _move_into_place(tmp, root)
-    except BaseException:
+        try:
+            _move_into_place(tmp, root)
+        except OSError:
+            if not _matches(root, seed, size):
+                raise
+            # Another process finished the same stand-in first: use that one.
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if _matches(root, seed, size):  # a concurrent run finished first
-            return root
-        raise
     return root

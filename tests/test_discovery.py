@@ -13,7 +13,7 @@ def test_explicit_path_first(mini_palm, monkeypatch, tmp_path, capsys):
     info = find_dataset(mini_palm)
     assert info.root == mini_palm and info.source == "explicit path" and not info.standin
     assert info.train_counts == {"P": 10, "N": 5, "H": 5}
-    assert info.valid_counts == {0: 10, 1: 10}
+    assert list(info.valid_counts.items()) == [(0, 10), (1, 10)]
     out = capsys.readouterr().out
     assert "Data: real PALM data" in out and "train: 20 images (H 5, N 5, P 10" in out
 

@@ -1,0 +1,42 @@
+"""The committed notebooks are clean: sequential execution counts, kernel
+python3, no stderr, errors, memory addresses or machine paths in outputs."""
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+spec = importlib.util.spec_from_file_location("nbtool", REPO / "scripts" / "notebooks.py")
+nbtool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(nbtool)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_clean(path):
+    assert nbtool.problems(nbformat.read(path, as_version=4), path.name) == []
+
+
+def test_checker_catches_dirty_outputs():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "conda-env-x"}
+    cell = nbformat.v4.new_code_cell("x")
+    cell.execution_count = 7
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: ..."),
+        nbformat.v4.new_output("stream", name="stdout", text="<Layer at 0x7f3a2b1c9d00>\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="saved to /work/main/x\n"),
+    ]
+    nb.cells = [cell]
+    found = "\n".join(nbtool.problems(nb, "t.ipynb"))
+    for expected in ("kernelspec", "execution count 7", "stderr", "memory address", "absolute path"):
+        assert expected in found
+    nbtool.clean(nb)
+    assert nb.cells[0].execution_count == 1 and nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_progress_bars_collapse_to_final_line():
+    text = "\repoch 1:  0%|\repoch 1: 50%|\r          \repoch 1  loss 0.5\nnext\n"
+    assert nbtool.collapse_carriage_returns(text) == "epoch 1  loss 0.5\nnext\n"
