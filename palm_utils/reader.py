@@ -10,6 +10,10 @@ Speed: a 2124x2056 fundus JPEG is ~85 times more pixels than the 224x224 the
 network sees. libjpeg can decode at 1/2, 1/4 or 1/8 scale directly from the
 DCT coefficients (``cv2.IMREAD_REDUCED_COLOR_*``), which skips most of the
 work; the reduced image is then shrunk with area interpolation (anti-aliased).
+The scale keeps at least twice the target size: measured on a 2124x2056
+stand-in image, 1/4 scale stays within 0.3 grey levels (mean) of a full
+decode, where 1/8 drifts by 1.3, at nearly the same cost (Huffman decoding,
+not the pixel count, dominates a reduced decode).
 """
 from __future__ import annotations
 
@@ -46,9 +50,10 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 
 def reduction_factor(width: int, height: int, size: int = IMAGE_SIZE) -> int:
-    """Largest libjpeg scale (8, 4, 2) that keeps both sides >= ``size``."""
+    """Largest libjpeg scale (8, 4, 2) that keeps both sides >= 2 * ``size``,
+    so that the final area resize still anti-aliases."""
     for factor, _ in _REDUCED_FLAGS:
-        if min(width, height) // factor >= size:
+        if min(width, height) // factor >= 2 * size:
             return factor
     return 1
 
