@@ -27,9 +27,11 @@ def _fresh(seed=0, lr=3e-3):
 @pytest.fixture(scope="module")
 def trained(mini_palm, tmp_path_factory):
     save_dir = tmp_path_factory.mktemp("ck")
-    model, opt = _fresh()
-    train, valid = _loaders(mini_palm)
-    history = train_pm(model, opt, train, valid, epochs=4, save_dir=save_dir, progress=False)
+    with pytest.MonkeyPatch.context() as mp:  # module scope: runs before clean_env
+        mp.delenv("PALM_QUICK", raising=False)
+        model, opt = _fresh()
+        train, valid = _loaders(mini_palm)
+        history = train_pm(model, opt, train, valid, epochs=4, save_dir=save_dir, progress=False)
     return model, history, save_dir
 
 
