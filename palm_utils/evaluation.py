@@ -71,9 +71,9 @@ def describe(result: dict) -> str:
     ]
     if result["constant_prediction"]:
         lines.append(
-            f"  WARNING: every prediction is class {result['predicted_class']}. The model "
-            "answers the same for all images, so its accuracy is just the share of "
-            "that class: it has not learned to tell them apart."
+            f"  WARNING: every prediction is class {result['predicted_class']}: at threshold "
+            "0.5 the model gives all images the same answer, so its accuracy is only the "
+            "share of that class. The AUC shows whether its scores still rank the images."
         )
     return "\n".join(lines)
 
