@@ -25,7 +25,21 @@ from .reader import IMAGE_CACHE, ImageCache, transform_img
 from .runtime import paddle
 
 
-def _batches(samples, batch_size, cache, augment_rng=None):
+def make_augmenter(augment, seed=None):
+    """``None`` when ``augment`` is falsy; otherwise a function applying
+    :func:`~palm_utils.augment.random_augment` with a seeded generator.
+    ``augment`` is ``True`` (defaults) or a dict of its options, e.g.
+    ``dict(max_rotate=0, brightness=0)`` for flips only. Without ``seed`` the
+    generator is seeded from NumPy's global state, which
+    :func:`~palm_utils.runtime.set_seed` fixes, so runs still repeat."""
+    if not augment:
+        return None
+    options = augment if isinstance(augment, dict) else {}
+    rng = np.random.default_rng(seed if seed is not None else np.random.randint(2**31 - 1))
+    return lambda img: random_augment(img, rng, **options)
+
+
+def _batches(samples, batch_size, cache, augmenter=None):
     """Decode (through the cache), transform and stack ``samples``."""
     cache.preload([p for p, _ in samples])
     for start in range(0, len(samples), batch_size):
@@ -33,8 +47,8 @@ def _batches(samples, batch_size, cache, augment_rng=None):
         imgs = []
         for path, _ in chunk:
             img = cache.get(path)
-            if augment_rng is not None:
-                img = random_augment(img, augment_rng)
+            if augmenter is not None:
+                img = augmenter(img)
             imgs.append(transform_img(img))
         labels = np.array([lab for _, lab in chunk], dtype="float32").reshape(-1, 1)
         yield np.stack(imgs).astype("float32"), labels
@@ -47,11 +61,12 @@ def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
     ``mode='train'`` shuffles anew each epoch (each call of the reader);
     ``seed`` makes that order repeatable, otherwise Python's ``random`` (seeded
     by :func:`~palm_utils.runtime.set_seed`) decides. ``augment=True`` applies
-    :func:`~palm_utils.augment.random_augment` to every training image.
+    :func:`~palm_utils.augment.random_augment` to every training image; a dict
+    passes its options (see :func:`make_augmenter`).
     """
     samples = training_samples(datadir)
     rng = random.Random(seed) if seed is not None else random
-    aug_rng = np.random.default_rng(seed) if augment else None
+    augmenter = make_augmenter(augment, seed)
 
     def reader():
         order = list(samples)
@@ -59,7 +74,7 @@ def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
             rng.shuffle(order)
         if quick.is_quick():
             order = order[: quick.TRAIN_BATCHES * batch_size]
-        yield from _batches(order, batch_size, cache, aug_rng)
+        yield from _batches(order, batch_size, cache, augmenter)
 
     used = min(len(samples), quick.TRAIN_BATCHES * batch_size) if quick.is_quick(False) else len(samples)
     reader.num_samples = len(samples)
@@ -95,9 +110,8 @@ class PalmDataset(paddle.io.Dataset):
     def __init__(self, samples, augment=False, seed=None, cache: ImageCache = IMAGE_CACHE):
         super().__init__()
         self.samples = [(Path(p), int(lab)) for p, lab in samples]
-        self.augment = augment
         self.cache = cache
-        self._rng = np.random.default_rng(seed)
+        self._augmenter = make_augmenter(augment, seed)
 
     @classmethod
     def train(cls, datadir, **kwargs):
@@ -121,8 +135,8 @@ class PalmDataset(paddle.io.Dataset):
     def __getitem__(self, idx):
         path, label = self.samples[idx]
         img = self.cache.get(path)
-        if self.augment:
-            img = random_augment(img, self._rng)
+        if self._augmenter is not None:
+            img = self._augmenter(img)
         return transform_img(img), np.array([label], dtype="float32")
 
     def __len__(self):

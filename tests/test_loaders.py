@@ -61,6 +61,26 @@ def test_augmentation_changes_images_but_not_labels(mini_palm):
     assert x1.shape == x0.shape and not np.allclose(x0, x1)
 
 
+def test_augmentation_options_and_global_seed(mini_palm):
+    from palm_utils.runtime import set_seed
+
+    cache = ImageCache()
+    flips = loaders.data_loader(mini_palm / TRAIN_DIR, batch_size=20, seed=3, cache=cache,
+                                augment=dict(max_rotate=0, brightness=0))
+    plain = loaders.data_loader(mini_palm / TRAIN_DIR, batch_size=20, seed=3, cache=cache)
+    (xf, _), = list(flips())
+    (xp, _), = list(plain())
+    for a, b in zip(xf, xp):  # each image is either untouched or mirrored
+        assert np.array_equal(a, b) or np.array_equal(a, b[..., ::-1])
+
+    def epoch_without_seed():
+        set_seed(11)
+        reader = loaders.data_loader(mini_palm / TRAIN_DIR, batch_size=20, augment=True, cache=cache)
+        return list(reader())[0][0]
+
+    assert np.array_equal(epoch_without_seed(), epoch_without_seed())  # set_seed makes it repeat
+
+
 def test_dataset_with_dataloader_and_workers(mini_palm):
     ds = loaders.PalmDataset.train(mini_palm / TRAIN_DIR, cache=ImageCache()).preload()
     img, label = ds[0]
