@@ -19,18 +19,20 @@ The folder copies the real layout, names and counts (see :mod:`.layout`)::
     root/STANDIN.json                                     (marks generated data)
 
 Every image has its own random generator seeded from ``(seed, split, index)``,
-so the images are byte-identical for the same seed and size whatever the
-number of worker threads. (The xlsx holds the same table every time, but
-openpyxl stamps the save time into the file.)
+so all files are byte-identical for the same seed and size (and library
+versions), whatever the number of worker threads.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import re
 import shutil
 import sys
-import tempfile
+import uuid
+import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,7 @@ from .layout import (
 
 GENERATOR_VERSION = 1
 JPEG_QUALITY = 95
+_FIXED_DATE = "2019-01-01T00:00:00Z"  # in the xlsx, instead of the time of writing
 # Images are drawn at 1.5 times the output size (anti-aliasing for small
 # outputs), but at most this many pixels on the long side (speed for large).
 _SUPERSAMPLE = 1.5
@@ -129,6 +132,10 @@ class _Eye:
     fovea_x: float
     fovea_y: float
 
+    @property
+    def disc_fovea(self) -> float:
+        return math.hypot(self.fovea_x - self.disc_x, self.fovea_y - self.disc_y)
+
 
 @dataclass
 class _Signs:
@@ -141,7 +148,11 @@ class _Signs:
 
 
 def _sample_eye(rng: np.random.Generator, width: int, height: int) -> _Eye:
-    """Field of view, disc and fovea: left/right eye, sizes and positions vary."""
+    """Field of view, disc and fovea: left/right eye, sizes and positions vary.
+
+    The fovea lies about 2.5 disc diameters temporal to the disc and a
+    little lower, near the image centre.
+    """
     radius = min(width, height) * rng.uniform(0.47, 0.54)
     cx = width / 2 + rng.normal(0, 0.015) * width
     cy = height / 2 + rng.normal(0, 0.015) * height
@@ -162,13 +173,13 @@ def _sample_signs(rng: np.random.Generator, kind: str) -> _Signs:
     mild tessellation and a thin crescent; a few normals a trace of either.
     """
     if kind == "P":
-        s = rng.uniform(0.2, 1.0) ** 0.7
+        s = rng.uniform(0.25, 1.0) ** 0.6
         tess = min(1.0, s * rng.uniform(0.5, 1.2)) if rng.random() < 0.9 else 0.0
         ppa = min(1.0, s * rng.uniform(0.4, 1.2)) if rng.random() < 0.85 else 0.0
         atrophy = rng.uniform(0.5, 1.0) if rng.random() < s - 0.15 else 0.0
         return _Signs(tess, ppa, atrophy, int(rng.integers(1, 4)))
     if kind == "H":
-        tess = rng.uniform(0.1, 0.4) if rng.random() < 0.7 else 0.0
+        tess = rng.uniform(0.1, 0.35) if rng.random() < 0.7 else 0.0
         ppa = rng.uniform(0.1, 0.4) if rng.random() < 0.6 else 0.0
         return _Signs(tess, ppa, 0.0, 0)
     tess = rng.uniform(0.0, 0.25) if rng.random() < 0.15 else 0.0
@@ -176,9 +187,24 @@ def _sample_signs(rng: np.random.Generator, kind: str) -> _Signs:
     return _Signs(tess, ppa, 0.0, 0)
 
 
-def _distance(eye: _Eye, x: float, y: float) -> np.ndarray:
-    """Distance of every pixel from (x, y), as a broadcastable float32 grid."""
-    ys, xs = np.ogrid[: eye.height, : eye.width]
+def _box(eye: _Eye, x: float, y: float, half: float) -> tuple[slice, slice]:
+    """Region of the image within ``half`` pixels of (x, y), as index slices.
+
+    Local features are drawn into such a region only, which is much faster
+    than working on the whole image.
+    """
+    return (slice(max(0, math.floor(y - half)), min(eye.height, math.ceil(y + half))),
+            slice(max(0, math.floor(x - half)), min(eye.width, math.ceil(x + half))))
+
+
+def _whole(eye: _Eye) -> tuple[slice, slice]:
+    """The whole image as a region."""
+    return slice(0, eye.height), slice(0, eye.width)
+
+
+def _distance(box: tuple[slice, slice], x: float, y: float) -> np.ndarray:
+    """Distance of every pixel of ``box`` from (x, y) (float32)."""
+    ys, xs = np.ogrid[box]
     return np.sqrt((xs - np.float32(x)) ** 2 + (ys - np.float32(y)) ** 2, dtype=np.float32)
 
 
@@ -189,7 +215,7 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 def _smooth_noise(rng: np.random.Generator, eye: _Eye, cells: int) -> np.ndarray:
     """Zero-mean, unit-ish noise varying over about ``cells`` blobs per side."""
-    small = rng.normal(0, 1, (cells, cells)).astype(np.float32)
+    small = rng.standard_normal((cells, cells), dtype=np.float32)
     return cv2.resize(small, (eye.width, eye.height), interpolation=cv2.INTER_CUBIC)
 
 
@@ -200,6 +226,18 @@ def _blend(img: np.ndarray, mask: np.ndarray, color) -> None:
     img += diff
 
 
+def _ellipse(box: tuple[slice, slice], x: float, y: float, axes, angle: float,
+             sigma: float) -> np.ndarray:
+    """Soft-edged filled ellipse mask of the size of ``box``."""
+    shift = 4
+    one = 1 << shift
+    canvas = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.float32)
+    center = (round((x - box[1].start) * one), round((y - box[0].start) * one))
+    cv2.ellipse(canvas, center, (round(axes[0] * one), round(axes[1] * one)), angle, 0, 360,
+                1.0, -1, cv2.LINE_AA, shift)
+    return _blur(canvas, sigma)
+
+
 def _walk(rng, eye: _Eye, x, y, heading, length, width, curvature, wobble, step, bend=math.inf):
     """Points (n x 2) and widths (n) of a curved, tapering path, such as a
     vessel's centre line.
@@ -208,80 +246,82 @@ def _walk(rng, eye: _Eye, x, y, heading, length, width, curvature, wobble, step,
     edge of the field of view.
     """
     n = max(2, int(length / step))
-    i = np.arange(1, n)
-    turns = curvature * step * np.exp(-i * step / bend) + rng.normal(0, wobble, n - 1)
+    turns = rng.normal(0, wobble, n - 1)
+    if curvature:
+        turns += curvature * step * np.exp(-np.arange(1, n) * (step / bend))
     headings = heading + np.cumsum(turns)
-    xs = x + step * np.concatenate(([0.0], np.cumsum(np.cos(headings))))
-    ys = y + step * np.concatenate(([0.0], np.cumsum(np.sin(headings))))
-    outside = np.hypot(xs - eye.cx, ys - eye.cy) > eye.radius * 1.02
-    end = int(np.argmax(outside)) if outside.any() else n
-    widths = width * (1 - 0.6 * np.arange(n) / n)
-    return np.stack([xs, ys], axis=1)[:end], widths[:end]
+    xs = np.cumsum(np.cos(headings)) * step + x
+    ys = np.cumsum(np.sin(headings)) * step + y
+    inside = (xs - eye.cx) ** 2 + (ys - eye.cy) ** 2 <= (eye.radius * 1.02) ** 2
+    end = n if inside.all() else int(np.argmin(inside)) + 1
+    points = np.empty((end, 2))
+    points[0] = x, y
+    points[1:, 0], points[1:, 1] = xs[: end - 1], ys[: end - 1]
+    return points, width * (1 - 0.6 / n * np.arange(end))
 
 
-def _draw_path(canvas: np.ndarray, points: np.ndarray, widths: np.ndarray) -> None:
+def _draw_path(canvas: np.ndarray, points: np.ndarray, widths: np.ndarray, color) -> None:
     """Anti-aliased polyline of stepwise decreasing width, sub-pixel precise."""
     if len(points) < 2:
         return
     shift = 4
     fixed = np.round(points * (1 << shift)).astype(np.int32)
     thickness = np.maximum(1, np.round(widths[:-1])).astype(int)
-    starts = np.flatnonzero(np.diff(thickness, prepend=-1))
-    ends = np.append(starts[1:], len(thickness))
-    for a, b in zip(starts, ends):  # one polyline per run of equal thickness
-        cv2.polylines(canvas, [fixed[a:b + 1]], False, 1.0, thickness=int(thickness[a]),
+    bounds = [0, *(np.flatnonzero(thickness[1:] != thickness[:-1]) + 1), len(thickness)]
+    for a, b in zip(bounds, bounds[1:]):  # one polyline per run of equal thickness
+        cv2.polylines(canvas, [fixed[a:b + 1]], False, color, thickness=int(thickness[a]),
                       lineType=cv2.LINE_AA, shift=shift)
 
 
-def _vessel_tree(rng, eye: _Eye, canvas, x, y, heading, length, width, curvature, depth,
-                 bend=math.inf):
+def _vessel_tree(rng, eye: _Eye, canvas, color, x, y, heading, length, width, curvature,
+                 depth, bend=math.inf):
     """One vessel with side branches that are thinner, shorter and straighter."""
     step = eye.radius * 0.015
     points, widths = _walk(rng, eye, x, y, heading, length, width, curvature, 0.05, step, bend)
-    _draw_path(canvas, points, widths)
+    _draw_path(canvas, points, widths, color)
     if depth == 0 or len(points) < 6:
         return
     for _ in range(int(rng.integers(depth, 2 * depth + 1))):
         i = int(rng.integers(2, len(points) - 2))
-        bx, by = points[i]
-        dx, dy = points[i + 1][0] - bx, points[i + 1][1] - by
+        dx, dy = points[i + 1] - points[i]
         side = 1 if rng.random() < 0.5 else -1
-        branch_heading = math.atan2(dy, dx) + side * rng.uniform(0.4, 1.1)
-        _vessel_tree(rng, eye, canvas, bx, by, branch_heading,
+        _vessel_tree(rng, eye, canvas, color, points[i][0], points[i][1],
+                     math.atan2(dy, dx) + side * rng.uniform(0.4, 1.1),
                      length * rng.uniform(0.25, 0.5), widths[i] * rng.uniform(0.55, 0.75),
                      rng.normal(0, 0.5) / eye.radius, depth - 1)
 
 
-def _vessels(rng: np.random.Generator, eye: _Eye) -> tuple[np.ndarray, np.ndarray]:
-    """Vein and artery masks: two temporal arcades curving above and below the
-    fovea, nasal vessels, and small branches; width decreases outward."""
-    veins = np.zeros((eye.height, eye.width), np.float32)
-    arteries = np.zeros_like(veins)
-    dist = math.hypot(eye.fovea_x - eye.disc_x, eye.fovea_y - eye.disc_y)
+def _add_vessels(rng, img: np.ndarray, eye: _Eye) -> None:
+    """Dark red vessels from the disc: two temporal arcades curving above and
+    below the fovea, nasal vessels and small branches, thinner outward.
+
+    Veins are wider and darker than arteries. The canvas holds, per
+    channel, how much a vessel darkens the fundus.
+    """
+    canvas = np.zeros_like(img)
+    dist = eye.disc_fovea
     base_width = eye.radius * rng.uniform(0.016, 0.024)
-    for canvas, width_factor in ((veins, 1.0), (arteries, 0.7)):
+    for color, width in (((0.6, 0.7, 0.45), base_width), ((0.45, 0.55, 0.25), 0.7 * base_width)):
         for up in (-1, 1):
             # Temporal arcade: leaves the disc steeply, bends over the fovea,
             # then runs on temporally.
             start = math.radians(rng.uniform(55, 85))
             heading = math.atan2(up * math.sin(start), eye.temporal * math.cos(start))
             curvature = -up * eye.temporal / (dist * rng.uniform(0.6, 0.9))
-            _vessel_tree(rng, eye, canvas, eye.disc_x, eye.disc_y, heading,
-                         eye.radius * 2, base_width * width_factor, curvature,
-                         depth=2, bend=dist * rng.uniform(0.9, 1.3))
+            _vessel_tree(rng, eye, canvas, color, eye.disc_x, eye.disc_y, heading,
+                         eye.radius * 2, width, curvature, depth=2,
+                         bend=dist * rng.uniform(0.9, 1.3))
             # Nasal vessel: straighter, toward the far side.
             start = math.radians(rng.uniform(20, 70))
             heading = math.atan2(up * math.sin(start), -eye.temporal * math.cos(start))
-            _vessel_tree(rng, eye, canvas, eye.disc_x, eye.disc_y, heading,
-                         eye.radius * rng.uniform(0.8, 1.3), base_width * width_factor * 0.8,
+            _vessel_tree(rng, eye, canvas, color, eye.disc_x, eye.disc_y, heading,
+                         eye.radius * rng.uniform(0.8, 1.3), width * 0.8,
                          up * eye.temporal * rng.uniform(0.0, 0.6) / eye.radius, depth=2)
         # Small macular vessel aimed at, but stopping short of, the fovea.
         heading = math.atan2(eye.fovea_y - eye.disc_y, eye.fovea_x - eye.disc_x)
-        _vessel_tree(rng, eye, canvas, eye.disc_x, eye.disc_y,
-                     heading + rng.normal(0, 0.25), dist * 0.55,
-                     base_width * width_factor * 0.4, 0.0, depth=1)
-    sigma = eye.radius * 0.002
-    return _blur(veins, sigma), _blur(arteries, sigma)
+        _vessel_tree(rng, eye, canvas, color, eye.disc_x, eye.disc_y,
+                     heading + rng.normal(0, 0.25), dist * 0.55, width * 0.4, 0.0, depth=1)
+    img *= 1 - _blur(canvas, eye.radius * 0.002)
 
 
 def _choroid(rng: np.random.Generator, eye: _Eye) -> np.ndarray:
@@ -293,12 +333,12 @@ def _choroid(rng: np.random.Generator, eye: _Eye) -> np.ndarray:
         start = eye.radius * rng.uniform(0.05, 0.5)
         x = eye.fovea_x + start * math.cos(angle)
         y = eye.fovea_y + start * math.sin(angle)
-        heading = angle + rng.normal(0, 0.4)
-        width = eye.radius * rng.uniform(0.012, 0.026)
-        points, widths = _walk(rng, eye, x, y, heading, eye.radius * rng.uniform(0.4, 1.2),
-                               width, rng.normal(0, 1.0) / eye.radius, 0.12, step)
-        _draw_path(canvas, points, widths * 1.5)
-    return _blur(np.minimum(canvas, 1.0), eye.radius * 0.01)
+        points, widths = _walk(rng, eye, x, y, angle + rng.normal(0, 0.4),
+                               eye.radius * rng.uniform(0.4, 1.2),
+                               eye.radius * rng.uniform(0.018, 0.039),
+                               rng.normal(0, 1.0) / eye.radius, 0.12, step)
+        _draw_path(canvas, points, widths, 1.0)
+    return _blur(canvas, eye.radius * 0.01)
 
 
 def _fundus_albedo(rng: np.random.Generator, eye: _Eye, signs: _Signs) -> np.ndarray:
@@ -314,14 +354,16 @@ def _fundus_albedo(rng: np.random.Generator, eye: _Eye, signs: _Signs) -> np.nda
 
 def _add_tessellation(img: np.ndarray, eye: _Eye, choroid: np.ndarray, amount: float) -> None:
     """Darker pigmented spaces between brighter orange choroidal vessels."""
-    spaces = (1 - choroid) * (1 - np.exp(-_distance(eye, eye.fovea_x, eye.fovea_y) / (eye.radius * 0.2)))
+    near_fovea = np.exp(-_distance(_whole(eye), eye.fovea_x, eye.fovea_y) / (eye.radius * 0.2))
+    spaces = (1 - choroid) * (1 - near_fovea)
     img *= 1 - amount * spaces[..., None] * np.array([0.45, 0.45, 0.38], np.float32)
     _blend(img, 0.1 * amount * choroid, (0.2, 0.5, 0.95))
 
 
-def _add_patchy_atrophy(rng, img: np.ndarray, eye: _Eye, choroid: np.ndarray, signs: _Signs) -> None:
-    """Pale whitish-yellow irregular patches, mostly near the macula, with
-    large choroidal vessels showing through and pigment at the borders."""
+def _add_patchy_atrophy(rng, img: np.ndarray, eye: _Eye, choroid: np.ndarray,
+                        signs: _Signs) -> None:
+    """Pale whitish-yellow irregular patches, mostly between the disc and the
+    macula, with choroidal vessels showing through and pigment at the borders."""
     field = np.zeros((eye.height, eye.width), np.float32)
     dd = 2 * eye.disc_r
     for _ in range(signs.patches):
@@ -330,91 +372,82 @@ def _add_patchy_atrophy(rng, img: np.ndarray, eye: _Eye, choroid: np.ndarray, si
         py = eye.disc_y + t * (eye.fovea_y - eye.disc_y) + rng.normal(0, 0.5) * dd
         for _ in range(int(rng.integers(3, 8))):
             center = (round(px + rng.normal(0, 0.35) * dd), round(py + rng.normal(0, 0.35) * dd))
-            axes = (max(1, round(dd * rng.uniform(0.15, 0.5) * (0.5 + signs.atrophy))),
-                    max(1, round(dd * rng.uniform(0.15, 0.5) * (0.5 + signs.atrophy))))
+            axes = tuple(max(1, round(dd * rng.uniform(0.15, 0.5) * (0.5 + signs.atrophy)))
+                         for _ in range(2))
             cv2.ellipse(field, center, axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
     field = _blur(field, dd * 0.15) + 0.15 * _smooth_noise(rng, eye, 40)
     patch = _blur((field > 0.5).astype(np.float32), eye.radius * 0.004)
     border = np.clip(_blur(patch, dd * 0.06) - patch, 0, 1) * 3
     img *= (1 - 0.6 * signs.atrophy * border)[..., None]
-    color = np.array([0.66, 0.84, 0.94], np.float32)
-    pale = color * (0.82 + 0.18 * choroid)[..., None]
+    pale = (0.82 + 0.18 * choroid)[..., None] * np.array([0.66, 0.84, 0.94], np.float32)
     m = (signs.atrophy * patch)[..., None]
-    img *= 1 - m
-    img += m * pale
+    img += m * (pale - img)
 
 
 def _add_ppa(rng, img: np.ndarray, eye: _Eye, amount: float) -> None:
-    """Pale crescent on the temporal side of the disc; a ring when severe."""
-    mask = np.zeros((eye.height, eye.width), np.float32)
+    """Pale crescent on the temporal side of the disc, a ring when severe,
+    with a darker pigmented rim."""
+    r = eye.disc_r
     grow = 1.15 + 0.9 * amount * rng.uniform(0.6, 1.2)
-    shift = eye.disc_r * (grow - 1) * rng.uniform(0.3, 0.8)
-    center = (round(eye.disc_x + eye.temporal * shift), round(eye.disc_y))
-    axes = (round(eye.disc_r * grow), round(eye.disc_r * grow * rng.uniform(1.0, 1.15)))
-    cv2.ellipse(mask, center, axes, rng.uniform(-20, 20), 0, 360, 1.0, -1)
-    mask = _blur(mask, eye.disc_r * 0.08)
-    rim = np.clip(_blur(mask, eye.disc_r * 0.12) - mask, 0, 1) * 2
-    img *= (1 - 0.5 * amount * rim)[..., None]
-    _blend(img, min(0.9, 0.35 + 0.6 * amount) * mask, (0.5, 0.7, 0.86))
+    x = eye.disc_x + eye.temporal * r * (grow - 1) * rng.uniform(0.3, 0.8)
+    axes = (r * grow, r * grow * rng.uniform(1.0, 1.15))
+    box = _box(eye, x, eye.disc_y, axes[1] + 0.6 * r)
+    mask = _ellipse(box, x, eye.disc_y, axes, rng.uniform(-20, 20), r * 0.08)
+    rim = np.clip(_blur(mask, r * 0.12) - mask, 0, 1) * 2
+    img[box] *= (1 - 0.5 * amount * rim)[..., None]
+    _blend(img[box], min(0.9, 0.35 + 0.6 * amount) * mask, (0.5, 0.7, 0.86))
 
 
 def _add_fovea(rng, img: np.ndarray, eye: _Eye) -> None:
     """Darker macula with a darker foveal pit, sometimes a tiny light reflex."""
-    d = _distance(eye, eye.fovea_x, eye.fovea_y)
     dd = 2 * eye.disc_r
-    macula = rng.uniform(0.2, 0.35) * np.exp(-(d / (0.7 * dd)) ** 2)
-    pit = rng.uniform(0.15, 0.3) * np.exp(-(d / (0.2 * dd)) ** 2)
-    img *= (1 - macula - pit)[..., None]
+    box = _box(eye, eye.fovea_x, eye.fovea_y, 1.6 * dd)
+    d = _distance(box, eye.fovea_x, eye.fovea_y)
+    macula = rng.uniform(0.15, 0.3) * np.exp(-(d / (0.7 * dd)) ** 2)
+    pit = rng.uniform(0.1, 0.25) * np.exp(-(d / (0.2 * dd)) ** 2)
+    img[box] *= (1 - macula - pit)[..., None]
     if rng.random() < 0.5:
-        _blend(img, 0.4 * np.exp(-(d / (0.03 * dd)) ** 2), (0.7, 0.8, 0.9))
+        _blend(img[box], 0.4 * np.exp(-(d / (0.03 * dd)) ** 2), (0.7, 0.8, 0.9))
 
 
 def _add_disc(rng, img: np.ndarray, eye: _Eye) -> None:
     """Bright yellowish oval disc with a paler cup, offset temporally."""
     r = eye.disc_r
-    disc = np.zeros((eye.height, eye.width), np.float32)
-    axes = (round(r * rng.uniform(0.9, 1.0)), round(r * rng.uniform(1.0, 1.12)))
-    cv2.ellipse(disc, (round(eye.disc_x), round(eye.disc_y)), axes, rng.uniform(-15, 15), 0, 360, 1.0, -1)
-    _blend(img, _blur(disc, r * 0.1),
-           (rng.uniform(0.40, 0.62), rng.uniform(0.74, 0.9), rng.uniform(0.95, 1.0)))
-    cup = np.zeros_like(disc)
+    box = _box(eye, eye.disc_x, eye.disc_y, 1.5 * r)
+    axes = (r * rng.uniform(0.9, 1.0), r * rng.uniform(1.0, 1.12))
+    disc = _ellipse(box, eye.disc_x, eye.disc_y, axes, rng.uniform(-15, 15), r * 0.1)
+    color = (rng.uniform(0.40, 0.62), rng.uniform(0.74, 0.9), rng.uniform(0.95, 1.0))
+    _blend(img[box], disc, color)
     cup_r = r * rng.uniform(0.3, 0.55)
-    cv2.circle(cup, (round(eye.disc_x + eye.temporal * r * 0.2), round(eye.disc_y)),
-               round(cup_r), 1.0, -1)
-    _blend(img, 0.8 * _blur(cup, cup_r * 0.35), (0.78, 0.93, 1.0))
+    cup = _ellipse(box, eye.disc_x + eye.temporal * r * 0.2, eye.disc_y, (cup_r, cup_r), 0,
+                   cup_r * 0.35)
+    _blend(img[box], 0.8 * cup, (0.78, 0.93, 1.0))
 
 
-def _add_vessels(rng, img: np.ndarray, eye: _Eye) -> None:
-    """Darken with dark red vessels: veins darker than arteries."""
-    veins, arteries = _vessels(rng, eye)
-    shade = np.minimum(veins, 1)[..., None] * np.array([0.6, 0.7, 0.45], np.float32)
-    shade += np.minimum(arteries, 1)[..., None] * np.array([0.45, 0.55, 0.25], np.float32)
-    img *= 1 - np.minimum(shade, 0.9)
-
-
-def _illumination(rng, eye: _Eye) -> np.ndarray:
-    """Radial falloff inside a soft-edged circular field of view; black outside."""
-    d = _distance(eye, eye.cx, eye.cy) / eye.radius
-    falloff = 1 - rng.uniform(0.3, 0.55) * np.minimum(d, 1) ** rng.uniform(1.5, 2.8)
-    angle = rng.uniform(0, 2 * math.pi)
-    ys, xs = np.ogrid[: eye.height, : eye.width]
-    tilt = ((xs - eye.cx) * math.cos(angle) + (ys - eye.cy) * math.sin(angle)) / eye.radius
-    edge = np.clip((1 - d) * eye.radius / (eye.radius * 0.012), 0, 1)
-    return (falloff * (1 + rng.uniform(0, 0.15) * tilt) * edge).astype(np.float32)
-
-
-def _contrast(rng, img: np.ndarray) -> np.ndarray:
-    """Contrast jitter around the mean colour (before the black surround)."""
+def _illuminate(rng, img: np.ndarray, eye: _Eye) -> None:
+    """Contrast jitter, then radial falloff and a slight tilt of the light
+    inside a soft-edged circular field of view; black outside."""
     mean = np.array(cv2.mean(img)[:3], np.float32)
-    return (img - mean) * np.float32(rng.uniform(0.85, 1.15)) + mean
+    img -= mean
+    img *= rng.uniform(0.85, 1.15)
+    img += mean
+    d = _distance(_whole(eye), eye.cx, eye.cy) / eye.radius
+    light = 1 - rng.uniform(0.3, 0.55) * np.minimum(d, 1) ** rng.uniform(1.5, 2.8)
+    angle = rng.uniform(0, 2 * math.pi)
+    ys, xs = np.ogrid[_whole(eye)]
+    tilt = ((xs - eye.cx) * math.cos(angle) + (ys - eye.cy) * math.sin(angle)) / eye.radius
+    light *= 1 + rng.uniform(0, 0.15) * tilt
+    light *= np.clip((1 - d) / 0.012, 0, 1)  # edge of the field of view
+    img *= light[..., None]
 
 
 def _camera(rng, img: np.ndarray) -> np.ndarray:
     """Global brightness, colour and gamma jitter plus sensor noise;
     float BGR in [0, 1] -> uint8."""
-    img = img * rng.uniform(0.8, 1.15) * rng.uniform(0.92, 1.08, 3).astype(np.float32)
-    img = np.clip(img, 0, 1) ** rng.uniform(0.85, 1.15)
-    img = img * 255 + rng.normal(0, rng.uniform(1.5, 4.0), img.shape).astype(np.float32)
+    img = img * (rng.uniform(0.8, 1.15) * rng.uniform(0.92, 1.08, 3)).astype(np.float32)
+    gamma = (np.linspace(0, 1, 256) ** rng.uniform(0.85, 1.15) * 255).astype(np.float32)
+    img = cv2.LUT(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8), gamma)
+    img += rng.standard_normal(img.shape, dtype=np.float32) * rng.uniform(1.5, 4.0)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -445,7 +478,7 @@ def render_fundus(rng: np.random.Generator, positive: bool, size=(224, 224),
         _add_ppa(rng, img, eye, signs.ppa)
     _add_disc(rng, img, eye)
     _add_vessels(rng, img, eye)
-    img = _contrast(rng, img) * _illumination(rng, eye)[..., None]
+    _illuminate(rng, img, eye)
     interpolation = cv2.INTER_AREA if scale > 1 else cv2.INTER_LINEAR
     img = cv2.resize(img, (width, height), interpolation=interpolation)
     fovea = (round(eye.fovea_x / scale, 1), round(eye.fovea_y / scale, 1))
@@ -456,7 +489,7 @@ def render_fundus(rng: np.random.Generator, positive: bool, size=(224, 224),
 # Writing the dataset
 # --------------------------------------------------------------------------
 
-def _encode_item(item: _Item, seed: int, size: tuple[int, int]) -> tuple[bytes, tuple[float, float]]:
+def _encode_item(item: _Item, seed: int, size: tuple[int, int]) -> tuple[bytes, tuple]:
     """JPEG bytes and fovea position of one planned image."""
     rng = np.random.default_rng([seed, *item.key])
     img, fovea = render_fundus(rng, item.positive, size, high_myopia=item.kind == "H")
@@ -505,7 +538,25 @@ def _write_labels(folder: Path, items: list[_Item], foveas) -> None:
     )
     table.to_csv(folder / CSV_NAME, index=False)
     (folder / GT_DIR).mkdir()
-    table.to_excel(folder / GT_DIR / XLSX_NAME, index=False, engine="openpyxl")
+    _write_xlsx(table, folder / GT_DIR / XLSX_NAME)
+
+
+def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
+    """Save ``table`` as xlsx, byte-identical for an identical table.
+
+    openpyxl stamps the time of writing into the document properties and
+    into every zip entry; both are replaced by a fixed date.
+    """
+    buffer = io.BytesIO()
+    table.to_excel(buffer, index=False, engine="openpyxl")
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for entry in src.infolist():
+            data = src.read(entry)
+            if entry.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*",
+                              rb"\g<1>" + _FIXED_DATE.encode(), data)
+            dst.writestr(zipfile.ZipInfo(entry.filename, (1980, 1, 1, 0, 0, 0)), data,
+                         compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _marker(seed: int, size: tuple[int, int]) -> dict:
@@ -553,7 +604,9 @@ def _check_replaceable(root: Path, seed: int, size, overwrite: bool) -> None:
     if root.is_dir() and not any(root.iterdir()):
         return
     if not root.is_dir():
-        raise FileExistsError(f"{root} exists and is not a folder; remove it or choose another path.")
+        raise FileExistsError(
+            f"{root} exists and is not a folder; remove it or choose another path."
+        )
     marker = _read_marker(root)
     if marker is None:
         raise FileExistsError(
@@ -569,16 +622,33 @@ def _check_replaceable(root: Path, seed: int, size, overwrite: bool) -> None:
         )
 
 
+def _new_sibling(root: Path, tag: str) -> Path:
+    """Create a fresh hidden folder next to ``root`` (same file system, so
+    it can be renamed to ``root``)."""
+    while True:
+        path = root.parent / f".{root.name}.{tag}-{uuid.uuid4().hex[:8]}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
 def _move_into_place(tmp: Path, root: Path) -> None:
     """Rename the finished folder to ``root``, replacing what was checked
-    replaceable; the old content is removed only after the swap."""
-    old = None
-    if root.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-        os.replace(root, old / "content")
-    os.replace(tmp, root)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replaceable; the old content is deleted only after the swap."""
+    if not root.exists():
+        os.replace(tmp, root)
+        return
+    old = _new_sibling(root, "old") / "content"
+    os.replace(root, old)
+    try:
+        os.replace(tmp, root)
+    except OSError:
+        os.replace(old, root)
+        old.parent.rmdir()
+        raise
+    shutil.rmtree(old.parent, ignore_errors=True)
 
 
 def generate_standin(root, seed: int = 0, size=224, overwrite: bool = False,
@@ -595,7 +665,7 @@ def generate_standin(root, seed: int = 0, size=224, overwrite: bool = False,
     The data is written to a hidden temporary folder next to ``root`` and
     renamed into place when complete, so an interrupted run leaves nothing
     at ``root``. ``workers`` threads render the images (default: one per
-    CPU core); ``progress`` shows a progress bar.
+    CPU core, at most 8); ``progress`` shows a progress bar.
     """
     root = Path(root).expanduser().absolute()
     size = _normalize_size(size)
@@ -608,12 +678,13 @@ def generate_standin(root, seed: int = 0, size=224, overwrite: bool = False,
         _check_replaceable(root, seed, size, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
     items = _plan(seed)
-    workers = workers or os.cpu_count() or 1
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    workers = workers or min(8, os.cpu_count() or 1)
+    tmp = _new_sibling(root, "tmp")
     try:
         foveas = _write_images(tmp, items, seed, size, workers, progress)
         _write_labels(tmp, items, foveas)
-        (tmp / STANDIN_MARKER).write_text(json.dumps(_marker(seed, size), indent=2), encoding="utf-8")
+        marker = json.dumps(_marker(seed, size), indent=2)
+        (tmp / STANDIN_MARKER).write_text(marker, encoding="utf-8")
         try:
             _move_into_place(tmp, root)
         except OSError:
