@@ -45,7 +45,7 @@ def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = 
             "s/epoch": round(sum(r["seconds"] for r in epochs) / len(epochs), 1),
             "last acc": round(epochs[-1]["val_acc"], 4),
             "best acc": round(best["val_acc"], 4),
-            "AUC (best epoch)": round(best["val_auc"], 4),
+            "AUC (best epoch)": (round(best["val_auc"], 4) if "val_auc" in best else None),
             "data": meta.get("data"),
             "device": meta.get("device"),
             "quick": meta.get("quick"),

@@ -47,6 +47,15 @@ def test_comparison_table_from_saved_histories(tmp_path):
     assert comparison_table(tmp_path / "none").empty
 
 
+def test_comparison_table_accepts_runs_without_auc(tmp_path):
+    """train_classifier (MNIST, 10 classes) records no AUC."""
+    _write_run(tmp_path, "lenet_mnist", [0.9], [5], 4e5)
+    history = json.loads((tmp_path / "lenet_mnist" / "history.json").read_text())
+    del history["epochs"][0]["val_auc"]
+    atomic_write_json(tmp_path / "lenet_mnist" / "history.json", history)
+    assert comparison_table(tmp_path).loc["lenet_mnist", "AUC (best epoch)"] is None
+
+
 def test_reference_figures_cover_the_chapters():
     assert set(REFERENCE) == {"LeNet (MNIST)", "LeNet (PALM)", "AlexNet", "VGG-16", "GoogLeNet",
                               "ResNet-50"}
