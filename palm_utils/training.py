@@ -74,6 +74,14 @@ def _data_description() -> str | None:
     return "stand-in" if info.standin else "real PALM"
 
 
+def _run_meta(model, name, input_size, data) -> dict:
+    """The ``meta`` block of ``history.json``: what ran, where, at what cost
+    (read back by :func:`~palm_utils.results.comparison_table`)."""
+    return {"model": name or type(model).__name__, "device": paddle.get_device(),
+            "quick": quick.is_quick(announce=False), "params": count_params(model),
+            "flops": count_flops(model, input_size), "data": data}
+
+
 def _num_batches(loader):
     try:
         return len(loader)
@@ -145,10 +153,7 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     scaler = paddle.amp.GradScaler() if use_amp else None
 
     history, start = [], 1
-    meta = {"model": name or type(model).__name__, "device": paddle.get_device(),
-            "quick": quick.is_quick(announce=False), "amp": use_amp,
-            "params": count_params(model), "flops": count_flops(model, input_size),
-            "data": _data_description()}
+    meta = {**_run_meta(model, name, input_size, _data_description()), "amp": use_amp}
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
         model.set_state_dict(load_state(params_path))
@@ -212,9 +217,7 @@ def train_classifier(model, optimizer, train_set, test_set, epochs: int = 5,
     train = paddle.io.DataLoader(train_set, batch_size=batch_size, shuffle=True)
     test = paddle.io.DataLoader(test_set, batch_size=500)
     input_size = (1, *train_set[0][0].shape)
-    meta = {"model": name or type(model).__name__, "device": paddle.get_device(),
-            "quick": quick.is_quick(announce=False), "params": count_params(model),
-            "flops": count_flops(model, input_size), "data": getattr(train_set, "source", None)}
+    meta = _run_meta(model, name, input_size, getattr(train_set, "source", None))
     history = []
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
