@@ -1,0 +1,107 @@
+"""``python -m palm_utils bench``: the speed benchmark.
+
+Three parts, each measured side by side in one run and reported as ratios
+(absolute seconds on a shared machine mean little):
+
+1. :mod:`~palm_utils.bench.pipeline`  the course's reader against palm_utils'
+   loader on original-size JPEGs, plus pixel agreement;
+2. :mod:`~palm_utils.bench.step`      one CPU training step of each chapter's
+   network: Paddle's defaults, palm_utils' CPU settings, the levers tried,
+   and PyTorch on the same source when it is installed;
+3. the same step on a GPU with and without mixed precision, when one exists.
+
+:mod:`~palm_utils.bench.report` turns the results into the Markdown table
+written to ``docs/benchmarks.md``.
+"""
+from __future__ import annotations
+
+import datetime
+import tempfile
+from pathlib import Path
+
+from . import machine, networks, pipeline, report, step
+from ..runtime import cpu_threads, has_gpu
+
+DEFAULT_OUT = networks.NOTEBOOKS.parent / "docs" / "benchmarks.md"
+
+#: What each lever sets, tried on one network against palm_utils' CPU path.
+LEVERS = {
+    "1 thread (Paddle's default)": dict(threads=1),
+    "all cores (core.set_num_threads)": dict(),
+    "+ NHWC data_format": dict(layout="NHWC"),
+    "+ oneDNN (FLAGS_use_mkldnn)": dict(flags={"FLAGS_use_mkldnn": True}),
+    "+ paddle.jit.to_static": dict(to_static=True),
+    "+ bfloat16 autocast": dict(amp="bfloat16"),
+}
+
+
+def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net: str | None = "ResNet-50",
+        out: Path | None = DEFAULT_OUT, log=print) -> dict:
+    """Run the benchmark, print the report, write it to ``out`` (None: don't)."""
+    nets = list(nets or networks.CHAPTERS)
+    cores = cpu_threads()
+    info = machine.detect()
+    log(f"Machine: {info.describe()}")
+    results = {"machine": info, "date": datetime.date.today().isoformat(),
+               "images": images, "steps": steps, "warmup": warmup}
+
+    log(f"1. Data pipeline: {images} stand-in JPEGs at {pipeline.ORIGINAL_SIZE[0]}x{pipeline.ORIGINAL_SIZE[1]}")
+    with tempfile.TemporaryDirectory(prefix="palm-bench-") as tmp:
+        folder = pipeline.make_images(Path(tmp) / "train", images)
+        results["pipeline"] = pipeline.run(folder, log=log)
+
+    log(f"2. CPU training step, batch {step.BATCH}, median of {steps} after {warmup} warm-up")
+    torch_version = step.torch_available()
+    rows = []
+    for name in nets:
+        row = {"name": name, "flops": _flops(name)}
+        row["default"] = step.paddle_step(name, threads=1, steps=steps, warmup=warmup)
+        row["palm"] = step.paddle_step(name, threads=cores, steps=steps, warmup=warmup, **step.CPU_DEFAULTS)
+        row["torch"] = step.torch_step(name, cores, steps, warmup) if torch_version else None
+        log("  " + report.step_line(row))
+        rows.append(row)
+    results["steps_cpu"] = rows
+
+    levers = []
+    if lever_net:
+        log(f"   levers on {lever_net}:")
+        for label, kwargs in LEVERS.items():
+            settings = dict(threads=cores, **step.CPU_DEFAULTS)
+            settings.update(kwargs)
+            try:
+                seconds, error = step.paddle_step(lever_net, steps=steps, warmup=warmup, **settings), None
+            except Exception as exc:  # a lever that fails is a result too
+                seconds, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            levers.append({"lever": label, "seconds": seconds, "error": error})
+            log(f"    {label}: " + (f"{seconds:.2f} s" if seconds else error))
+    results["levers"] = {"network": lever_net, "rows": levers}
+
+    if has_gpu():
+        log("3. GPU step")
+        results["gpu"] = _gpu(nets, steps, warmup, results["pipeline"])
+    else:
+        results["gpu"] = None
+        log("3. GPU: skipped (no CUDA GPU in this Paddle build or machine)")
+
+    text = report.markdown(results)
+    if out is not None:
+        report.write_atomic(Path(out), text)
+        log(f"Report written to {out}")
+    return results
+
+
+def _flops(name: str) -> int:
+    from ..summary import count_flops
+
+    return count_flops(networks.build(name, networks.paddle_namespace()))
+
+
+def _gpu(nets, steps, warmup, pipe) -> list[dict]:  # pragma: no cover - needs a GPU
+    loader_rate = pipe["palm_utils, epoch 2"]["images"] / pipe["palm_utils, epoch 2"]["seconds"]
+    rows = []
+    for name in nets:
+        fp32 = step.paddle_step(name, threads=1, steps=steps, warmup=warmup, device="gpu")
+        fp16 = step.paddle_step(name, threads=1, steps=steps, warmup=warmup, device="gpu", amp="float16")
+        rows.append({"name": name, "fp32": fp32, "amp": fp16,
+                     "demand": step.BATCH / min(fp32, fp16), "loader": loader_rate})
+    return rows

@@ -1,0 +1,128 @@
+"""The five chapters' networks, taken from the notebooks themselves.
+
+The benchmark must time exactly what a student trains, without a second copy
+of each network to drift out of date. So it reads each chapter notebook,
+keeps the top-level definitions of its code cells (classes, functions and
+UPPER_CASE constants, via :mod:`ast`) and executes them in a namespace that
+provides ``paddle``, ``nn``, ``F`` and ``math``.
+
+The same source also runs on PyTorch: :func:`torch_namespace` maps the few
+Paddle names the chapters use (``nn.Conv2D``, ``paddle.concat(axis=)``, ...)
+onto their PyTorch twins, so the outside reference is the same network, line
+for line.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import types
+from collections import OrderedDict
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+#: name -> (notebook, how to build the network the chapter trains on PALM)
+CHAPTERS = {
+    "LeNet": ("01_lenet.ipynb", "LeNet(in_channels=3, num_classes=1, flat_features=120 * 50 * 50)"),
+    "AlexNet": ("02_alexnet.ipynb", "AlexNet()"),
+    "VGG-16": ("03_vgg.ipynb", "VGG()"),
+    "GoogLeNet": ("04_googlenet.ipynb", "GoogLeNet()"),
+    "ResNet-50": ("05_resnet.ipynb", "ResNet(50)"),
+}
+
+
+def definitions(notebook: Path) -> str:
+    """Source of the top-level classes, functions and UPPER_CASE constants
+    defined in ``notebook``'s code cells, in order."""
+    if not notebook.is_file():
+        raise FileNotFoundError(
+            f"{notebook}: chapter notebook not found; the benchmark reads the networks "
+            "from notebooks/ and must run from a checkout of the repository."
+        )
+    nb = nbformat.read(notebook, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython magics; never used for definitions
+            continue
+        for node in tree.body:
+            keep = isinstance(node, (ast.ClassDef, ast.FunctionDef))
+            if isinstance(node, ast.Assign):
+                keep = all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
+            if keep:
+                parts.append(ast.get_source_segment(cell.source, node))
+    return "\n\n".join(parts)
+
+
+def paddle_namespace(data_format: str = "NCHW") -> dict:
+    """``paddle``, ``nn``, ``F``, ``math`` for the notebook code. With
+    ``data_format="NHWC"`` the layout-aware layers are built channels-last."""
+    import paddle
+
+    nn = paddle.nn
+    if data_format != "NCHW":
+        nn = types.SimpleNamespace(**{k: getattr(paddle.nn, k) for k in dir(paddle.nn) if not k.startswith("_")})
+        for name in ("Conv2D", "BatchNorm2D", "MaxPool2D", "AvgPool2D", "AdaptiveAvgPool2D"):
+            base = getattr(paddle.nn, name)
+            setattr(nn, name, _with_format(base, data_format))
+    return {"paddle": paddle, "nn": nn, "F": paddle.nn.functional, "math": math}
+
+
+def _with_format(cls, data_format):
+    def build(*args, **kwargs):
+        kwargs.setdefault("data_format", data_format)
+        return cls(*args, **kwargs)
+    return build
+
+
+def torch_namespace() -> dict:
+    """The Paddle names the chapters use, backed by PyTorch."""
+    import torch
+
+    tnn, tf = torch.nn, torch.nn.functional
+
+    def _drop(kwargs, *names):
+        for n in names:
+            kwargs.pop(n, None)
+        return kwargs
+
+    def Conv2D(*args, bias_attr=None, weight_attr=None, **kwargs):
+        return tnn.Conv2d(*args, bias=bias_attr is not False, **kwargs)
+
+    def Linear(*args, **kwargs):
+        return tnn.Linear(*args, **_drop(kwargs, "weight_attr", "bias_attr"))
+
+    def Sequential(*layers):
+        if layers and isinstance(layers[0], tuple):
+            return tnn.Sequential(OrderedDict(layers))
+        return tnn.Sequential(*layers)
+
+    nn = types.SimpleNamespace(
+        Layer=tnn.Module, Conv2D=Conv2D, Linear=Linear, Sequential=Sequential,
+        MaxPool2D=tnn.MaxPool2d, AvgPool2D=tnn.AvgPool2d, AdaptiveAvgPool2D=tnn.AdaptiveAvgPool2d,
+        BatchNorm2D=tnn.BatchNorm2d, ReLU=tnn.ReLU, Dropout=tnn.Dropout, Flatten=tnn.Flatten,
+        initializer=types.SimpleNamespace(Uniform=lambda *a, **k: None),
+    )
+    F = types.SimpleNamespace(
+        relu=tf.relu, sigmoid=torch.sigmoid,
+        leaky_relu=lambda x, negative_slope=0.01: tf.leaky_relu(x, negative_slope),
+    )
+    paddle = types.SimpleNamespace(
+        flatten=torch.flatten, ParamAttr=lambda *a, **k: None,
+        concat=lambda xs, axis=0: torch.cat(xs, dim=axis),
+    )
+    return {"paddle": paddle, "nn": nn, "F": F, "math": math}
+
+
+def build(name: str, namespace: dict, notebooks: Path = NOTEBOOKS):
+    """Instantiate chapter network ``name`` (a key of :data:`CHAPTERS`)
+    from its notebook, in ``namespace``."""
+    notebook, expression = CHAPTERS[name]
+    scope = dict(namespace)
+    exec(compile(definitions(notebooks / notebook), str(notebooks / notebook), "exec"), scope)
+    return eval(expression, scope)

@@ -1,0 +1,137 @@
+"""The benchmark's results as Markdown (``docs/benchmarks.md``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The targets of the speed issue, checked in the report.
+TARGET_FIRST_EPOCH = 5.0
+TARGET_LATER_EPOCHS = 30.0
+TARGET_MEAN_DIFF = 1.0
+
+
+def _rate(entry: dict) -> float:
+    return entry["images"] / entry["seconds"]
+
+
+def train_gflops(flops_per_image: int, seconds: float, batch: int = 10) -> float:
+    """Achieved GFLOP/s of a training step. ``flops_per_image`` is
+    ``paddle.flops``'s count of multiply-accumulates for one forward pass;
+    a MAC is 2 FLOPs and a training step costs about 3 forward passes
+    (forward, gradient w.r.t. activations, gradient w.r.t. weights)."""
+    return 3 * 2 * flops_per_image * batch / seconds / 1e9
+
+
+def step_line(row: dict) -> str:
+    torch = f", PyTorch {row['torch']:.2f} s" if row.get("torch") else ""
+    return (f"{row['name']}: Paddle default {row['default']:.2f} s, palm_utils {row['palm']:.2f} s "
+            f"({row['default'] / row['palm']:.2f}x){torch}")
+
+
+def _versus(ref: float, seconds: float) -> str:
+    """'1.30x faster' / '1.30x slower' / 'same' for ``seconds`` against ``ref``."""
+    if abs(seconds - ref) / ref < 0.005:
+        return "same (reference)" if seconds == ref else "same"
+    return f"{ref / seconds:.2f}x faster" if seconds < ref else f"{seconds / ref:.2f}x slower"
+
+
+def _ok(value: float, target: float, higher: bool = True) -> str:
+    good = value >= target if higher else value <= target
+    return "met" if good else "**not met**"
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    p = res["pipeline"]
+    base1 = _rate(p["course, epoch 1"])
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `python -m palm_utils bench` on {res['date']}. Every figure below comes from one run;",
+        "the comparisons were measured side by side in that run (interleaved where possible), so the ratios",
+        "are what to read. Absolute seconds depend on the machine and on what else ran on it.",
+        "",
+        f"- Machine: {m.describe()}",
+        f"- FP32 peak: {m.peak_formula()} (the FMA pipe count is an assumption; the CPU does not report it)",
+        "",
+        "## 1. Data pipeline",
+        "",
+        f"{res['images']} generated stand-in fundus JPEGs at 2124x2056, quality 95, read as one training epoch in",
+        "batches of 10. Baseline: the course's reader (full-size `cv2.imread`, `cv2.resize` to 224,",
+        "transpose, scale; one thread; every epoch). palm_utils: `data_loader` with a fresh image cache",
+        "(reduced-size JPEG decode, area resize, decoding in one thread per core, then the cache).",
+        "",
+        "| reader | epoch | images/s | vs course epoch 1 | images decoded | target |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for label in ("course, epoch 1", "course, epoch 2", "palm_utils, epoch 1", "palm_utils, epoch 2"):
+        who, epoch = label.split(", ")
+        entry = p[label]
+        ratio = _rate(entry) / base1
+        decodes = entry["decodes"] if who == "palm_utils" else entry["images"]
+        target = ""
+        if label == "palm_utils, epoch 1":
+            target = f">= {TARGET_FIRST_EPOCH:.0f}x: {_ok(ratio, TARGET_FIRST_EPOCH)}"
+        elif label == "palm_utils, epoch 2":
+            ratio2 = _rate(entry) / _rate(p["course, epoch 2"])
+            target = f">= {TARGET_LATER_EPOCHS:.0f}x: {_ok(ratio2, TARGET_LATER_EPOCHS)} ({ratio2:.0f}x vs course epoch 2)"
+        lines.append(f"| {who} | {epoch.split()[-1]} | {_rate(entry):.1f} | {ratio:.1f}x | {decodes} | {target} |")
+    px = p["pixels"]
+    lines += [
+        "",
+        "Pixel agreement with the reference (full decode, `cv2.INTER_AREA` to 224x224), 0-255 scale:",
+        "",
+        "| reader | mean abs diff | max abs diff | target |",
+        "|---|---:|---:|---|",
+        f"| palm_utils | {px['palm_utils']['mean']:.2f} | {px['palm_utils']['max']} | "
+        f"mean <= {TARGET_MEAN_DIFF}: {_ok(px['palm_utils']['mean'], TARGET_MEAN_DIFF, higher=False)} |",
+        f"| course (bilinear resize) | {px['course']['mean']:.2f} | {px['course']['max']} | |",
+        "",
+        "## 2. CPU training step",
+        "",
+        f"Batch 10 of random 3x224x224 inputs, forward + backward + optimizer step (the chapter's optimizer),",
+        f"median of {res['steps']} steps after {res['warmup']} warm-up. Each network is built from its chapter",
+        "notebook's own code (the PyTorch column runs the same source through a name mapping).",
+        "'Paddle default' is a plain `import paddle`: one thread in eager mode. 'palm_utils' is the CPU path",
+        "every chapter takes (`select_device`). GFLOP/s = 3 x 2 x MACs per image x 10 / seconds.",
+        "",
+        "| network | GMACs/img | Paddle default s/step | palm_utils s/step | speed-up | img/s | GFLOP/s | % of peak | PyTorch s/step | palm_utils / PyTorch time |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in res["steps_cpu"]:
+        gflops = train_gflops(row["flops"], row["palm"])
+        torch = f"{row['torch']:.2f}" if row.get("torch") else "not installed"
+        vs = f"{row['palm'] / row['torch']:.2f}x" if row.get("torch") else ""
+        lines.append(
+            f"| {row['name']} | {row['flops'] / 1e9:.2f} | {row['default']:.2f} | {row['palm']:.2f} | "
+            f"{row['default'] / row['palm']:.2f}x | {10 / row['palm']:.1f} | {gflops:.1f} | "
+            f"{100 * gflops / m.peak_gflops:.0f}% | {torch} | {vs} |")
+    if not m.torch:
+        lines += ["", "PyTorch is not installed here, so there is no outside reference in this run "
+                  "(`pip install torch` and re-run to add it)."]
+    lev = res["levers"]
+    if lev["rows"]:
+        ref = next((r["seconds"] for r in lev["rows"] if r["lever"].startswith("all cores")), None)
+        lines += ["", f"### Levers tried on {lev['network']}", "",
+                  "Each row adds one setting to palm_utils' CPU path (all cores); ratios are against that path.",
+                  "", "| lever | s/step | vs all cores |", "|---|---:|---:|"]
+        for r in lev["rows"]:
+            if r["seconds"] is None:
+                lines.append(f"| {r['lever']} | failed: {r['error']} | |")
+            else:
+                ratio = _versus(ref, r["seconds"]) if ref else ""
+                lines.append(f"| {r['lever']} | {r['seconds']:.2f} | {ratio} |")
+    lines += ["", "## 3. GPU", ""]
+    if res["gpu"] is None:
+        lines.append("Skipped: no CUDA GPU was available to this Paddle build on the machine above.")
+    else:  # pragma: no cover - needs a GPU
+        lines += ["| network | FP32 s/step | AMP (float16) s/step | step demand img/s | loader (cached) img/s |",
+                  "|---|---:|---:|---:|---:|"]
+        for r in res["gpu"]:
+            lines.append(f"| {r['name']} | {r['fp32']:.3f} | {r['amp']:.3f} | {r['demand']:.0f} | {r['loader']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    from ..checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,143 @@
+"""One training step (batch 10: forward, backward, optimizer step), timed.
+
+Each measurement builds the network afresh, runs ``warmup`` untimed steps
+and reports the median of ``steps`` timed ones. Paddle runs in this process
+with its settings switched per measurement (threads, flags, layout, static
+graph); PyTorch, when installed, runs the same notebook source through
+:func:`~palm_utils.bench.networks.torch_namespace`.
+"""
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from . import networks
+from ..runtime import configure_cpu, paddle
+
+BATCH = 10
+#: What palm_utils' CPU path adds to the thread count, as ``paddle_step``
+#: options. Empty: of the levers measured (see docs/benchmarks.md), only the
+#: thread count helped, and :func:`~palm_utils.runtime.configure_cpu` sets it.
+CPU_DEFAULTS: dict = {}
+#: the optimizer each chapter uses (the course's choice)
+OPTIMIZERS = {"LeNet": "Momentum", "AlexNet": "Adam", "VGG-16": "Momentum",
+              "GoogLeNet": "Momentum", "ResNet-50": "Momentum"}
+
+
+@contextlib.contextmanager
+def paddle_settings(threads: int, flags: dict | None = None):
+    """Paddle's CPU thread count and global flags for the duration."""
+    old_flags = paddle.get_flags(list(flags)) if flags else {}
+    configure_cpu(threads)
+    if flags:
+        paddle.set_flags(flags)
+    try:
+        yield
+    finally:
+        if old_flags:
+            paddle.set_flags(old_flags)
+
+
+def _median_time(step, steps: int, warmup: int) -> float:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _batch(layout: str = "NCHW", seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (BATCH, 3, 224, 224)).astype("float32")
+    if layout == "NHWC":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = rng.integers(0, 2, (BATCH, 1)).astype("float32")
+    return x, y
+
+
+def paddle_step(name: str, threads: int, steps: int = 3, warmup: int = 1, layout: str = "NCHW",
+                flags: dict | None = None, to_static: bool = False, amp: str | None = None,
+                device: str = "cpu") -> float:
+    """Median seconds per training step of chapter network ``name`` in Paddle.
+    ``amp`` is an autocast dtype (``"float16"`` on a GPU, ``"bfloat16"``)."""
+    previous = paddle.get_device()
+    paddle.set_device(device)
+    try:
+        with paddle_settings(threads, flags):
+            return _paddle_step(name, steps, warmup, layout, to_static, amp)
+    finally:
+        paddle.set_device(previous)
+
+
+def _paddle_step(name, steps, warmup, layout, to_static, amp):
+    paddle.seed(0)
+    model = networks.build(name, networks.paddle_namespace(layout))
+    model.train()
+    opt_cls = getattr(paddle.optimizer, OPTIMIZERS[name])
+    kwargs = {"momentum": 0.9} if OPTIMIZERS[name] == "Momentum" else {}
+    opt = opt_cls(learning_rate=0.001, parameters=model.parameters(), **kwargs)
+    forward = model
+    if to_static:
+        forward = paddle.jit.to_static(model)
+        warnings.filterwarnings("ignore", message=".*'place' interface for pir.*")
+    scaler = paddle.amp.GradScaler() if amp == "float16" else None
+    x, y = (paddle.to_tensor(a) for a in _batch(layout))
+
+    def step():
+        with paddle.amp.auto_cast(enable=bool(amp), dtype=amp or "float16", level="O1"):
+            logits = forward(x)
+        loss = paddle.nn.functional.binary_cross_entropy_with_logits(logits.astype("float32"), y)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        opt.clear_grad()
+        float(loss)  # wait for the result
+
+    return _median_time(step, steps, warmup)
+
+
+def torch_available() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.__version__
+
+
+def torch_step(name: str, threads: int, steps: int = 3, warmup: int = 1) -> float:
+    """The same network and step in PyTorch (CPU)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        model = networks.build(name, networks.torch_namespace())
+        model.train()
+        if OPTIMIZERS[name] == "Momentum":
+            opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+        else:
+            opt = torch.optim.Adam(model.parameters(), lr=0.001)
+        x, y = (torch.from_numpy(a) for a in _batch())
+
+        def step():
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            loss.item()  # wait for the result
+
+        return _median_time(step, steps, warmup)
+    finally:
+        torch.set_num_threads(old)

@@ -1,0 +1,102 @@
+"""The benchmark's parts, without timing anything."""
+import numpy as np
+import pytest
+
+from palm_utils import bench
+from palm_utils.bench import machine, networks, pipeline, report, step
+from palm_utils.runtime import paddle
+from palm_utils.summary import count_params
+
+# The parameter counts each chapter prints (and the course spec gives).
+CHAPTER_PARAMS = {"LeNet": 19_233_841, "AlexNet": 71_916_929, "VGG-16": 134_264_641,
+                  "GoogLeNet": 5_974_577, "ResNet-50": 23_563_201}
+
+
+def trainable(model, torch=False):
+    if torch:
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return sum(int(p.size) for p in model.parameters() if not p.stop_gradient)
+
+
+def test_definitions_come_from_the_notebooks_only():
+    source = networks.definitions(networks.NOTEBOOKS / "03_vgg.ipynb")
+    assert "class VGG(nn.Layer)" in source and "def vgg_block" in source
+    assert "VGG16_ARCH = " in source
+    assert "train_pm" not in source and "import " not in source  # no statements that run work
+
+
+@pytest.mark.parametrize("name", list(networks.CHAPTERS))
+def test_chapter_networks_build_with_the_chapters_parameter_counts(name):
+    model = networks.build(name, networks.paddle_namespace())
+    assert count_params(model) == CHAPTER_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", ["GoogLeNet", "ResNet-50"])
+def test_pytorch_runs_the_same_source(name):
+    torch = pytest.importorskip("torch", reason="PyTorch not installed; the benchmark reports it absent")
+    pd_model = networks.build(name, networks.paddle_namespace())
+    pt_model = networks.build(name, networks.torch_namespace())
+    assert trainable(pt_model, torch=True) == trainable(pd_model)
+    out = pt_model.eval()(torch.zeros(2, 3, 224, 224))
+    assert tuple(out.shape) == (2, 1)
+
+
+def test_nhwc_namespace_builds_channels_last():
+    model = networks.build("ResNet-50", networks.paddle_namespace("NHWC")).eval()
+    with paddle.no_grad():
+        out = model(paddle.zeros([1, 64, 64, 3]))
+    assert out.shape == [1, 1]
+
+
+def test_missing_notebook_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="01_lenet.ipynb"):
+        networks.build("LeNet", networks.paddle_namespace(), notebooks=tmp_path)
+
+
+def test_pipeline_second_epoch_decodes_nothing_and_pixels_agree(tmp_path):
+    folder = pipeline.make_images(tmp_path / "train", 3)
+    assert sorted(p.name for p in folder.iterdir()) == ["N0001.jpg", "P0000.jpg", "P0002.jpg"]
+    res = pipeline.run(folder, log=lambda *_: None)
+    assert res["palm_utils, epoch 1"]["decodes"] == 3
+    assert res["palm_utils, epoch 2"]["decodes"] == 0
+    assert res["course, epoch 2"]["images"] == 3
+    assert res["pixels"]["palm_utils"]["mean"] < report.TARGET_MEAN_DIFF
+    # the course's bilinear resize from full size aliases more than ours
+    assert res["pixels"]["course"]["mean"] > res["pixels"]["palm_utils"]["mean"]
+
+
+def test_course_reader_matches_course_preprocessing(tmp_path):
+    folder = pipeline.make_images(tmp_path / "train", 2)
+    x, y = next(pipeline.course_reader(folder, batch_size=2)())
+    assert x.shape == (2, 3, 224, 224) and x.dtype == np.float32
+    assert -1.0 <= x.min() and x.max() <= 1.0
+    assert y.ravel().tolist() == [0.0, 1.0]  # N0001, P0000 in name order
+
+
+def test_step_restores_threads_and_flags():
+    from palm_utils import runtime
+
+    runtime.configure_cpu(2)
+    step.paddle_step("LeNet", threads=1, steps=1, warmup=0, flags={"FLAGS_use_mkldnn": True})
+    assert paddle.get_flags(["FLAGS_use_mkldnn"])["FLAGS_use_mkldnn"] is False
+    assert paddle.get_device() == "cpu"
+
+
+def test_peak_formula():
+    m = machine.Machine(cpu="x", cores=2, clock_ghz=2.5, isa="AVX2 + FMA", fma_pipes=2, lanes=8,
+                        paddle="3", torch=None)
+    assert m.peak_gflops == 160.0
+    assert "2 cores x 2.50 GHz x 2 FMA pipes x 8 FP32 lanes" in m.peak_formula()
+    assert report.train_gflops(10**9, 1.0) == 60.0
+
+
+def test_run_writes_a_complete_report(tmp_path, monkeypatch):
+    out = tmp_path / "docs" / "benchmarks.md"
+    monkeypatch.setattr(step, "torch_available", lambda: None)
+    res = bench.run(images=2, steps=1, warmup=0, nets=["LeNet"], lever_net=None, out=out, log=lambda *_: None)
+    text = out.read_text()
+    for heading in ("## 1. Data pipeline", "## 2. CPU training step", "## 3. GPU"):
+        assert heading in text
+    assert "| LeNet | 0.15 |" in text
+    assert "not installed" in text and "Skipped: no CUDA GPU" in text
+    assert res["pipeline"]["palm_utils, epoch 2"]["decodes"] == 0
