@@ -74,7 +74,8 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
                 seconds, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
             levers.append({"lever": label, "seconds": seconds, "error": error})
             log(f"    {label}: " + (f"{seconds:.2f} s" if seconds else error))
-    results["levers"] = {"network": lever_net, "rows": levers}
+    onednn = step.onednn_primitives() if lever_net else None
+    results["levers"] = {"network": lever_net, "rows": levers, "onednn_primitives": onednn}
 
     if has_gpu():
         log("3. GPU step")

@@ -120,6 +120,11 @@ def markdown(res: dict) -> str:
             else:
                 ratio = _versus(ref, r["seconds"]) if ref else ""
                 lines.append(f"| {r['lever']} | {r['seconds']:.2f} | {ratio} |")
+        if lev.get("onednn_primitives") is not None:
+            lines += ["", f"oneDNN primitives executed by an eager conv forward + backward with `FLAGS_use_mkldnn=1` "
+                      f"(counted from `ONEDNN_VERBOSE`): {lev['onednn_primitives']}."
+                      + (" This Paddle build runs its own CPU kernels in eager mode whatever the flag says."
+                         if lev["onednn_primitives"] == 0 else "")]
     lines += ["", "## 3. GPU", ""]
     if res["gpu"] is None:
         lines.append("Skipped: no CUDA GPU was available to this Paddle build on the machine above.")

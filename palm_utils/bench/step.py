@@ -141,3 +141,34 @@ def torch_step(name: str, threads: int, steps: int = 3, warmup: int = 1) -> floa
         return _median_time(step, steps, warmup)
     finally:
         torch.set_num_threads(old)
+
+
+_ONEDNN_PROBE = """
+import paddle
+paddle.set_flags({"FLAGS_use_mkldnn": True})
+conv = paddle.nn.Conv2D(3, 8, 3)
+x = paddle.randn([2, 3, 32, 32])
+x.stop_gradient = False
+conv(x).sum().backward()
+"""
+
+
+def onednn_primitives() -> int | None:
+    """How many oneDNN primitives a conv forward + backward executes in eager
+    mode with ``FLAGS_use_mkldnn`` on (counted from ``ONEDNN_VERBOSE``, in a
+    subprocess). 0 means the flag does not reach eager kernels; None: the
+    probe failed."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, ONEDNN_VERBOSE="1", DNNL_VERBOSE="1", FLAGS_use_mkldnn="1")
+    try:
+        proc = subprocess.run([sys.executable, "-c", _ONEDNN_PROBE], env=env, capture_output=True,
+                              text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return sum(1 for line in (proc.stdout + proc.stderr).splitlines()
+               if "_verbose" in line and ",exec," in line)
