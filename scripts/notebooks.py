@@ -116,18 +116,33 @@ def problems(nb, name: str) -> list[str]:
     return found
 
 
-def run(path: Path, timeout: int | None) -> float:
+def first_error(nb) -> tuple[int, str] | None:
+    """(cell index, "Name: message") of the first cell with an error output."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                return i, f"{out.ename}: {out.evalue}"
+    return None
+
+
+def run(path: Path, timeout: int | None, out: Path | None = None, **options) -> float:
+    """Execute the notebook at ``path`` with the working directory next to
+    ``out`` (default: ``path`` itself, executed in place), then clean it and
+    write it to ``out``, also when a cell fails (the error is then stored in
+    that cell's outputs: see :func:`first_error`). ``options`` go to
+    nbclient's ``NotebookClient`` (for example ``on_cell_start``)."""
     from nbclient import NotebookClient
 
+    out = Path(out) if out is not None else path
     nb = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()
     client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(out.parent)}}, **options)
     try:
         client.execute()
     finally:
         clean(nb)
-        nbformat.write(nb, path)
+        nbformat.write(nb, out)
     return time.perf_counter() - t0
 
 
