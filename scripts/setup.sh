@@ -17,7 +17,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
-if python -c "import paddle" >/dev/null 2>&1; then extras="test"; else extras="cpu,test"; fi
+if python -c "import paddle" >/dev/null 2>&1; then extras="test,book"; else extras="cpu,test,book"; fi
 python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 echo "setup: pip install -e .[$extras]"
 python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
