@@ -253,18 +253,19 @@ def build(notebooks_dir: Path = NOTEBOOKS, out: Path = DEFAULT_OUT, *, execute_f
     source_notebooks = Path(notebooks_dir)
     if execute_first:
         source_notebooks = execute(source_notebooks, out.parent / "executed", quick=not full, timeout=timeout)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-src-", dir=out.parent))
-    new = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+    # One temporary folder next to the output (same file system, so the
+    # final rename is atomic) holds the source, the doctrees, myst-nb's
+    # jupyter_execute/ (written beside the HTML folder) and the new HTML.
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
     try:
         src = assemble(source_notebooks, work / "src", book_dir=book_dir)
+        new = work / "html"
         sphinx(src, new, work / "doctrees")
         if not (new / "index.html").is_file():
             raise BuildError("sphinx-build wrote no index.html")
         swap_in(new, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if new.exists():
-            shutil.rmtree(new, ignore_errors=True)
     return out / "index.html"
 
 

@@ -113,6 +113,7 @@ def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book") / "book"
     index = book.build(REPO / "notebooks", out)
     assert index == out / "index.html" and index.is_file()
+    assert [p.name for p in out.parent.iterdir()] == ["book"]  # nothing left beside it
     return out
 
 
