@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import importlib.util
-import re
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -108,6 +108,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the browser left a page mid-download
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book") / "book"
@@ -120,7 +128,7 @@ def built(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(built):
     _Handler.requests = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(built)))
+    httpd = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=str(built)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
