@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -136,13 +137,21 @@ def run(path: Path, timeout: int | None, out: Path | None = None, **options) -> 
     out = Path(out) if out is not None else path
     nb = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()
-    client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
-                            resources={"metadata": {"path": str(out.parent)}}, **options)
-    try:
-        client.execute()
-    finally:
-        clean(nb)
-        nbformat.write(nb, out)
+    with tempfile.TemporaryDirectory(prefix="palm-kernel-") as sockets:
+        if os.name == "posix":
+            # Local sockets instead of TCP: nothing listens on the network and
+            # ipykernel has no "running over TCP without encryption" warning.
+            from jupyter_client.manager import KernelManager
+
+            options.setdefault("km", KernelManager(kernel_name="python3", transport="ipc",
+                                                   ip=os.path.join(sockets, "kernel")))
+        client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
+                                resources={"metadata": {"path": str(out.parent)}}, **options)
+        try:
+            client.execute()
+        finally:
+            clean(nb)
+            nbformat.write(nb, out)
     return time.perf_counter() - t0
 
 
