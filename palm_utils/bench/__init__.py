@@ -57,7 +57,7 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
         row = {"name": name, "flops": _flops(name)}
         row["default"] = step.paddle_step(name, threads=1, steps=steps, warmup=warmup)
         row["palm"] = step.paddle_step(name, threads=cores, steps=steps, warmup=warmup, **step.CPU_DEFAULTS)
-        row["torch"] = step.torch_step(name, cores, steps, warmup) if torch_version else None
+        row["torch"] = step.torch_step_isolated(name, cores, steps, warmup) if torch_version else None
         log("  " + report.step_line(row))
         rows.append(row)
     results["steps_cpu"] = rows

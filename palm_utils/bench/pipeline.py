@@ -34,6 +34,14 @@ def course_reader(datadir, batch_size=10):
     names = sorted(p.name for p in Path(datadir).iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
 
     def reader():
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)  # the course's reader: one thread, OpenCV's own pool included
+        try:
+            yield from _course_batches()
+        finally:
+            cv2.setNumThreads(threads)
+
+    def _course_batches():
         imgs, labels = [], []
         for name in names:
             img = course_transform_img(cv2.imread(str(Path(datadir) / name)))

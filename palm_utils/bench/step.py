@@ -115,6 +115,21 @@ def torch_available() -> str | None:
     return torch.__version__
 
 
+def torch_step_isolated(name: str, threads: int, steps: int = 3, warmup: int = 1) -> float:
+    """:func:`torch_step` in a child process. PyTorch (GNU OpenMP) and Paddle
+    (Intel OpenMP) in one process leave each other's idle worker threads
+    spinning, which slowed Paddle's multi-threaded steps by 2x in a trial."""
+    import subprocess
+    import sys
+
+    code = ("from palm_utils.bench.step import torch_step; "
+            f"print(torch_step({name!r}, {threads}, {steps}, {warmup}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"PyTorch step of {name} failed:\n{proc.stderr[-2000:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
 def torch_step(name: str, threads: int, steps: int = 3, warmup: int = 1) -> float:
     """The same network and step in PyTorch (CPU)."""
     import torch
