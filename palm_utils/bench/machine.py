@@ -76,11 +76,8 @@ def detect() -> Machine:
     else:
         isa, lanes = "SSE", 4
     from ..runtime import paddle
+    from .step import torch_available
 
-    try:
-        import torch
-        torch_version = torch.__version__
-    except ImportError:
-        torch_version = None
+    torch_version = torch_available()
     return Machine(cpu=cpu, cores=cores, clock_ghz=clock, isa=isa, fma_pipes=2, lanes=lanes,
                    paddle=paddle.__version__, torch=torch_version)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..labels import training_samples
 from ..loaders import data_loader
-from ..reader import ImageCache, read_image
+from ..reader import ImageCache
 
 ORIGINAL_SIZE = (2124, 2056)
 
@@ -110,7 +110,7 @@ def run(datadir: Path, log=print) -> dict:
     diffs_ours, diffs_course = [], []
     for p in paths:
         ref = reference_image(p).astype(np.int16)
-        diffs_ours.append(np.abs(read_image(p).astype(np.int16) - ref))
+        diffs_ours.append(np.abs(cache.get(p).astype(np.int16) - ref))  # decoded by the loader
         course_img = cv2.cvtColor(cv2.resize(cv2.imread(str(p)), (224, 224)), cv2.COLOR_BGR2RGB)
         diffs_course.append(np.abs(course_img.astype(np.int16) - ref))
     results["pixels"] = {

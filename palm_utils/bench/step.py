@@ -108,11 +108,14 @@ def _paddle_step(name, steps, warmup, layout, to_static, amp):
 
 
 def torch_available() -> str | None:
+    """PyTorch's version if installed, read from its metadata: importing it
+    here would load its OpenMP runtime into the Paddle process."""
+    from importlib import metadata
+
     try:
-        import torch
-    except ImportError:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
         return None
-    return torch.__version__
 
 
 def torch_step_isolated(name: str, threads: int, steps: int = 3, warmup: int = 1) -> float:
