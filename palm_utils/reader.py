@@ -9,15 +9,19 @@ series uses this order.
 Speed: a 2124x2056 fundus JPEG is ~85 times more pixels than the 224x224 the
 network sees. libjpeg can decode at 1/2, 1/4 or 1/8 scale directly from the
 DCT coefficients (``cv2.IMREAD_REDUCED_COLOR_*``), which skips most of the
-work; the reduced image is then shrunk with area interpolation (anti-aliased).
-The scale keeps at least twice the target size: measured on a 2124x2056
-stand-in image, 1/4 scale stays within 0.3 grey levels (mean) of a full
-decode, where 1/8 drifts by 1.3, at nearly the same cost (Huffman decoding,
-not the pixel count, dominates a reduced decode).
+work: at 1/8 every output pixel is the mean of an 8x8 block (the block's DC
+coefficient), which is exactly what an area resize computes first. The
+reader takes the smallest scale that still has at least 224 pixels per side
+and finishes with an area resize that knows where the blocks lie in the
+original (the last block of a 2124-pixel row covers only 4 pixels), so the
+result matches a full decode followed by ``cv2.INTER_AREA``: on the
+benchmark's 2124x2056 stand-ins, within 0.7 grey levels on average (docs/benchmarks.md).
+What is left of the cost is Huffman decoding, which no scale skips.
 """
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -50,12 +54,36 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 
 def reduction_factor(width: int, height: int, size: int = IMAGE_SIZE) -> int:
-    """Largest libjpeg scale (8, 4, 2) that keeps both sides >= 2 * ``size``,
-    so that the final area resize still anti-aliases."""
+    """Largest libjpeg scale (8, 4, 2) whose reduced image still has at least
+    ``size`` pixels on both sides; 1 when none has."""
     for factor, _ in _REDUCED_FLAGS:
-        if min(width, height) // factor >= 2 * size:
+        if math.ceil(min(width, height) / factor) >= size:
             return factor
     return 1
+
+
+def block_area_resize(img: np.ndarray, width: int, height: int, factor: int,
+                      size: int = IMAGE_SIZE) -> np.ndarray:
+    """Area-resize a JPEG decoded at ``1/factor`` scale to ``size`` x ``size``
+    as if the full ``width`` x ``height`` image had been area-resized.
+
+    Reduced pixel ``j`` stands for original pixels ``[factor*j, factor*j + factor)``,
+    except the last one in a row or column, which covers only what is left
+    (``width % factor``). Repeating every reduced pixel ``u`` times, with
+    ``u = factor / gcd(factor, width % factor)``, and dropping the surplus makes
+    all pixels stand for the same span, so ``cv2.INTER_AREA`` weights them right.
+    """
+    reps = []
+    for axis, side in ((1, width), (0, height)):
+        rest = side % factor
+        exact = not rest or img.shape[axis] != math.ceil(side / factor)
+        reps.append(1 if exact else factor // math.gcd(factor, rest))
+    if reps != [1, 1]:  # cv2's exact nearest-neighbour upscale is np.repeat, only faster
+        img = cv2.resize(img, (img.shape[1] * reps[0], img.shape[0] * reps[1]),
+                         interpolation=cv2.INTER_NEAREST_EXACT)
+        img = img[: height * reps[1] // factor if reps[1] > 1 else None,
+                  : width * reps[0] // factor if reps[0] > 1 else None]
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def read_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -94,7 +122,9 @@ def read_image(path: str | Path, size: int = IMAGE_SIZE) -> np.ndarray:
         raise ImageReadError(
             f"{path}: not a readable image (empty or corrupt); replace or delete it."
         )
-    if img.shape[:2] != (size, size):
+    if flag != cv2.IMREAD_COLOR:
+        img = block_area_resize(img, *dims, factor, size)
+    elif img.shape[:2] != (size, size):
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
