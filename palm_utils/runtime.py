@@ -38,9 +38,53 @@ def silence_known_warnings() -> None:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
 
 
+def cpu_vendor_and_flags(cpuinfo: str | None = None) -> tuple[str, set[str]]:
+    """The CPU's vendor string (``GenuineIntel``, ``AuthenticAMD``, ...) and
+    its feature flags, from ``/proc/cpuinfo`` (Linux; empty elsewhere)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = open("/proc/cpuinfo", encoding="utf-8", errors="replace").read(65536)
+        except OSError:
+            return "", set()
+    vendor, flags = "", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "vendor_id" and not vendor:
+            vendor = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+        if vendor and flags:
+            break
+    return vendor, flags
+
+
+def use_mkl_avx2_on_amd(environ=None, cpuinfo: str | None = None) -> bool:
+    """Make MKL use its AVX2 kernels on AMD CPUs; return whether it was set.
+
+    Paddle's CPU wheels do their matrix products (every conv and linear
+    layer) in Intel MKL 2019, which picks its slow generic SSE kernels on
+    any non-Intel CPU. ``MKL_DEBUG_CPU_TYPE=5`` makes it take the AVX2 path
+    instead; measured on a 2-core AMD EPYC, one ResNet-50 training step took
+    2.4x less time (docs/benchmarks.md). Set only on AMD CPUs that have AVX2
+    and FMA (on others it could select instructions the CPU lacks), never over
+    a value the user set, and not when ``PALM_MKL_AVX2=0``. MKL reads the
+    variable at its first call, so this runs before Paddle is imported.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("PALM_MKL_AVX2", "1") == "0" or "MKL_DEBUG_CPU_TYPE" in env:
+        return False
+    vendor, flags = cpu_vendor_and_flags(cpuinfo)
+    if vendor != "AuthenticAMD" or not {"avx2", "fma"} <= flags:
+        return False
+    env["MKL_DEBUG_CPU_TYPE"] = "5"
+    return True
+
+
 def import_paddle():
     """Import paddle quietly, or fail with one line that says how to install it."""
     silence_known_warnings()
+    use_mkl_avx2_on_amd()
     try:
         import paddle
     except ImportError as exc:  # pragma: no cover - exercised in a subprocess test

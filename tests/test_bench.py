@@ -100,3 +100,16 @@ def test_run_writes_a_complete_report(tmp_path, monkeypatch):
     assert "| LeNet | 0.15 |" in text
     assert "not installed" in text and "Skipped: no CUDA GPU" in text
     assert res["pipeline"]["palm_utils, epoch 2"]["decodes"] == 0
+
+
+def test_child_processes_choose_mkl_dispatch(monkeypatch):
+    monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "5")
+    assert "MKL_DEBUG_CPU_TYPE" not in step.child_env(True)  # the child decides, as palm_utils does
+    assert "PALM_MKL_AVX2" not in step.child_env(True)
+    baseline = step.child_env(False)
+    assert baseline["PALM_MKL_AVX2"] == "0" and "MKL_DEBUG_CPU_TYPE" not in baseline
+
+
+def test_isolated_step_runs_in_a_child():
+    seconds = step.paddle_step_isolated("LeNet", threads=1, mkl_avx2=False, steps=1, warmup=0)
+    assert seconds > 0

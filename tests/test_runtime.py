@@ -86,3 +86,35 @@ def test_import_without_paddle_gives_one_line_hint():
     line = [l for l in out.splitlines() if l.startswith("MSG")]
     assert len(line) == 1
     assert "PaddlePaddle is not installed" in line[0] and "palm-utils[cpu]" in line[0]
+
+
+AMD = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx fma avx2 avx512f\n"
+INTEL = "vendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx fma avx2 avx512f\n"
+OLD_AMD = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx\n"
+
+
+@pytest.mark.parametrize("cpuinfo,environ,expected", [
+    (AMD, {}, "5"),
+    (INTEL, {}, None),                             # MKL already picks the right kernels
+    (OLD_AMD, {}, None),                           # no AVX2: forcing it would crash
+    (AMD, {"PALM_MKL_AVX2": "0"}, None),           # opt-out
+    (AMD, {"MKL_DEBUG_CPU_TYPE": "2"}, "2"),       # the user's own choice stays
+    ("", {}, None),                                # unknown CPU
+])
+def test_mkl_avx2_only_on_amd_with_avx2(cpuinfo, environ, expected):
+    env = dict(environ)
+    runtime.use_mkl_avx2_on_amd(env, cpuinfo=cpuinfo)
+    assert env.get("MKL_DEBUG_CPU_TYPE") == expected
+
+
+def test_import_sets_mkl_dispatch():
+    """In a fresh interpreter, importing palm_utils (which imports Paddle)
+    sets the variable on an AMD CPU with AVX2, and only there."""
+    vendor, flags = runtime.cpu_vendor_and_flags()
+    expected = "5" if vendor == "AuthenticAMD" and {"avx2", "fma"} <= flags else None
+    env = {k: v for k, v in os.environ.items() if k not in ("MKL_DEBUG_CPU_TYPE", "PALM_MKL_AVX2")}
+    code = ("import os, sys; import palm_utils.runtime as r; "
+            "print(os.environ.get('MKL_DEBUG_CPU_TYPE')); print('paddle' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-2] == str(expected) and out[-1] == "True"

@@ -20,19 +20,22 @@ import tempfile
 from pathlib import Path
 
 from . import machine, networks, pipeline, report, step
-from ..runtime import cpu_threads, has_gpu
+from ..runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
 
 DEFAULT_OUT = networks.NOTEBOOKS.parent / "docs" / "benchmarks.md"
 
 #: What each lever sets, tried on one network against palm_utils' CPU path.
 LEVERS = {
-    "1 thread (Paddle's default)": dict(threads=1),
-    "all cores (core.set_num_threads)": dict(),
+    "1 thread, MKL's own dispatch (Paddle's default)": dict(threads=1, mkl_avx2=False),
+    "all cores, MKL's own dispatch": dict(mkl_avx2=False),
+    "all cores + MKL AVX2 on AMD (palm_utils)": dict(),
     "+ NHWC data_format": dict(layout="NHWC"),
     "+ oneDNN (FLAGS_use_mkldnn)": dict(flags={"FLAGS_use_mkldnn": True}),
     "+ paddle.jit.to_static": dict(to_static=True),
     "+ bfloat16 autocast": dict(amp="bfloat16"),
 }
+#: the lever row the others are compared with
+LEVER_REFERENCE = "all cores + MKL AVX2 on AMD (palm_utils)"
 
 
 def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net: str | None = "ResNet-50",
@@ -43,7 +46,8 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
     info = machine.detect()
     log(f"Machine: {info.describe()}")
     results = {"machine": info, "date": datetime.date.today().isoformat(),
-               "images": images, "steps": steps, "warmup": warmup}
+               "images": images, "steps": steps, "warmup": warmup,
+               "mkl_avx2": use_mkl_avx2_on_amd({})}  # would palm_utils set it on this CPU?
 
     log(f"1. Data pipeline: {images} stand-in JPEGs at {pipeline.ORIGINAL_SIZE[0]}x{pipeline.ORIGINAL_SIZE[1]}")
     with tempfile.TemporaryDirectory(prefix="palm-bench-") as tmp:
@@ -55,8 +59,9 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
     rows = []
     for name in nets:
         row = {"name": name, "flops": _flops(name)}
-        row["default"] = step.paddle_step(name, threads=1, steps=steps, warmup=warmup)
-        row["palm"] = step.paddle_step(name, threads=cores, steps=steps, warmup=warmup, **step.CPU_DEFAULTS)
+        row["default"] = step.paddle_step_isolated(name, threads=1, mkl_avx2=False, steps=steps, warmup=warmup)
+        row["palm"] = step.paddle_step_isolated(name, threads=cores, steps=steps, warmup=warmup,
+                                                **step.CPU_DEFAULTS)
         row["torch"] = step.torch_step_isolated(name, cores, steps, warmup) if torch_version else None
         log("  " + report.step_line(row))
         rows.append(row)
@@ -69,13 +74,14 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
             settings = dict(threads=cores, **step.CPU_DEFAULTS)
             settings.update(kwargs)
             try:
-                seconds, error = step.paddle_step(lever_net, steps=steps, warmup=warmup, **settings), None
+                seconds, error = step.paddle_step_isolated(lever_net, steps=steps, warmup=warmup, **settings), None
             except Exception as exc:  # a lever that fails is a result too
                 seconds, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
             levers.append({"lever": label, "seconds": seconds, "error": error})
             log(f"    {label}: " + (f"{seconds:.2f} s" if seconds else error))
     onednn = step.onednn_primitives() if lever_net else None
-    results["levers"] = {"network": lever_net, "rows": levers, "onednn_primitives": onednn}
+    results["levers"] = {"network": lever_net, "rows": levers, "onednn_primitives": onednn,
+                         "reference": LEVER_REFERENCE}
 
     if has_gpu():
         log("3. GPU step")

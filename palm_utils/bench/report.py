@@ -34,6 +34,13 @@ def _versus(ref: float, seconds: float) -> str:
     return f"{ref / seconds:.2f}x faster" if seconds < ref else f"{seconds / ref:.2f}x slower"
 
 
+def _mkl_sentence(applied) -> str:
+    if applied:
+        return ("on this AMD CPU with AVX2, MKL's AVX2 kernels (`MKL_DEBUG_CPU_TYPE=5`; Paddle's MKL 2019 "
+                "otherwise runs its generic SSE kernels on non-Intel CPUs).")
+    return "MKL's own kernel choice (the AVX2 override applies to AMD CPUs only; not this one)."
+
+
 def _ok(value: float, target: float, higher: bool = True) -> str:
     good = value >= target if higher else value <= target
     return "met" if good else "**not met**"
@@ -58,7 +65,8 @@ def markdown(res: dict) -> str:
         f"{res['images']} generated stand-in fundus JPEGs at 2124x2056, quality 95, read as one training epoch in",
         "batches of 10. Baseline: the course's reader (full-size `cv2.imread`, `cv2.resize` to 224,",
         "transpose, scale; one thread; every epoch). palm_utils: `data_loader` with a fresh image cache",
-        "(reduced-size JPEG decode, area resize, decoding in one thread per core, then the cache).",
+        "(JPEG decoded at the smallest libjpeg scale with >= 224 px a side, 1/8 here, then an area resize",
+        "that weights each 8x8 block by what it covers; one decoding thread per core; then the cache).",
         "",
         "| reader | epoch | images/s | vs course epoch 1 | images decoded | target |",
         "|---|---|---:|---:|---:|---|",
@@ -91,8 +99,10 @@ def markdown(res: dict) -> str:
         f"Batch 10 of random 3x224x224 inputs, forward + backward + optimizer step (the chapter's optimizer),",
         f"median of {res['steps']} steps after {res['warmup']} warm-up. Each network is built from its chapter",
         "notebook's own code (the PyTorch column runs the same source through a name mapping).",
-        "'Paddle default' is a plain `import paddle`: one thread in eager mode. 'palm_utils' is the CPU path",
-        "every chapter takes (`select_device`). GFLOP/s = 3 x 2 x MACs per image x 10 / seconds.",
+        "'Paddle default' is a plain `import paddle`: one thread in eager mode, MKL choosing its own kernels.",
+        "'palm_utils' is the CPU path every chapter takes (`import palm_utils`, `select_device`): all cores, and",
+        f"{_mkl_sentence(res.get('mkl_avx2'))} Each cell is measured in a fresh child process.",
+        "GFLOP/s = 3 x 2 x MACs per image x 10 / seconds.",
         "",
         "| network | GMACs/img | Paddle default s/step | palm_utils s/step | speed-up | img/s | GFLOP/s | % of peak | PyTorch s/step | palm_utils / PyTorch time |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -110,10 +120,12 @@ def markdown(res: dict) -> str:
                   "(`pip install torch` and re-run to add it)."]
     lev = res["levers"]
     if lev["rows"]:
-        ref = next((r["seconds"] for r in lev["rows"] if r["lever"].startswith("all cores")), None)
+        ref_label = lev.get("reference")
+        ref = next((r["seconds"] for r in lev["rows"] if r["lever"] == ref_label), None)
         lines += ["", f"### Levers tried on {lev['network']}", "",
-                  "Each row adds one setting to palm_utils' CPU path (all cores); ratios are against that path.",
-                  "", "| lever | s/step | vs all cores |", "|---|---:|---:|"]
+                  "Each row is one child process. The first two show where palm_utils started from; the rows",
+                  "starting with + add one setting to palm_utils' CPU path. Ratios are against that path.",
+                  "", "| lever | s/step | vs palm_utils |", "|---|---:|---:|"]
         for r in lev["rows"]:
             if r["seconds"] is None:
                 lines.append(f"| {r['lever']} | failed: {r['error']} | |")

@@ -9,7 +9,11 @@ graph); PyTorch, when installed, runs the same notebook source through
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 
@@ -19,9 +23,10 @@ from . import networks
 from ..runtime import configure_cpu, paddle
 
 BATCH = 10
-#: What palm_utils' CPU path adds to the thread count, as ``paddle_step``
-#: options. Empty: of the levers measured (see docs/benchmarks.md), only the
-#: thread count helped, and :func:`~palm_utils.runtime.configure_cpu` sets it.
+#: What palm_utils' CPU path adds to the thread count and MKL's AVX2
+#: dispatch on AMD (both set by :mod:`palm_utils.runtime`), as ``paddle_step``
+#: options. Empty: none of the other levers measured helped by default
+#: (see docs/benchmarks.md).
 CPU_DEFAULTS: dict = {}
 #: the optimizer each chapter uses (the course's choice)
 OPTIMIZERS = {"LeNet": "Momentum", "AlexNet": "Adam", "VGG-16": "Momentum",
@@ -107,6 +112,36 @@ def _paddle_step(name, steps, warmup, layout, to_static, amp):
     return _median_time(step, steps, warmup)
 
 
+def paddle_step_isolated(name: str, threads: int, mkl_avx2: bool = True, **options) -> float:
+    """:func:`paddle_step` in a child process, so that one measurement cannot
+    change the next (MKL reads its CPU dispatch once per process; OpenMP
+    thread pools persist) and MKL's dispatch can differ between rows.
+    ``mkl_avx2=False`` leaves MKL to its own choice, as a plain
+    ``import paddle`` does (see :func:`~palm_utils.runtime.use_mkl_avx2_on_amd`)."""
+    args = json.dumps(dict(name=name, threads=threads, **options))
+    code = ("import json, sys; from palm_utils.bench.step import paddle_step; "
+            "print(paddle_step(**json.loads(sys.argv[1])))")
+    return _child(code, args, child_env(mkl_avx2), f"Paddle step of {name}")
+
+
+def child_env(mkl_avx2: bool) -> dict:
+    """This process's environment for a child that imports palm_utils: with
+    ``mkl_avx2`` the child decides MKL's dispatch as palm_utils does; without,
+    MKL keeps its own choice."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MKL_DEBUG_CPU_TYPE", "PALM_MKL_AVX2")}
+    if not mkl_avx2:
+        env["PALM_MKL_AVX2"] = "0"
+    return env
+
+
+def _child(code: str, arg: str, env: dict | None, what: str) -> float:
+    """Run ``code`` with ``arg`` as ``sys.argv[1]``; its last line of output is the result."""
+    proc = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{proc.stderr[-2000:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
 def torch_available() -> str | None:
     """PyTorch's version if installed, read from its metadata: importing it
     here would load its OpenMP runtime into the Paddle process."""
@@ -122,15 +157,10 @@ def torch_step_isolated(name: str, threads: int, steps: int = 3, warmup: int = 1
     """:func:`torch_step` in a child process. PyTorch (GNU OpenMP) and Paddle
     (Intel OpenMP) in one process leave each other's idle worker threads
     spinning, which slowed Paddle's multi-threaded steps by 2x in a trial."""
-    import subprocess
-    import sys
-
-    code = ("from palm_utils.bench.step import torch_step; "
-            f"print(torch_step({name!r}, {threads}, {steps}, {warmup}))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"PyTorch step of {name} failed:\n{proc.stderr[-2000:]}")
-    return float(proc.stdout.strip().splitlines()[-1])
+    code = ("import json, sys; from palm_utils.bench.step import torch_step; "
+            "print(torch_step(*json.loads(sys.argv[1])))")
+    # PyTorch as it comes (its own, newer MKL ignores the variable anyway)
+    return _child(code, json.dumps([name, threads, steps, warmup]), child_env(False), f"PyTorch step of {name}")
 
 
 def torch_step(name: str, threads: int, steps: int = 3, warmup: int = 1) -> float:
@@ -176,10 +206,6 @@ def onednn_primitives() -> int | None:
     mode with ``FLAGS_use_mkldnn`` on (counted from ``ONEDNN_VERBOSE``, in a
     subprocess). 0 means the flag does not reach eager kernels; None: the
     probe failed."""
-    import os
-    import subprocess
-    import sys
-
     env = dict(os.environ, ONEDNN_VERBOSE="1", DNNL_VERBOSE="1", FLAGS_use_mkldnn="1")
     try:
         proc = subprocess.run([sys.executable, "-c", _ONEDNN_PROBE], env=env, capture_output=True,
