@@ -137,8 +137,9 @@ def run(path: Path, timeout: int | None, out: Path | None = None, **options) -> 
     out = Path(out) if out is not None else path
     nb = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()
+    own_km = "km" not in options
     with tempfile.TemporaryDirectory(prefix="palm-kernel-") as sockets:
-        if os.name == "posix":
+        if os.name == "posix" and own_km:
             # Local sockets instead of TCP: nothing listens on the network and
             # ipykernel has no "running over TCP without encryption" warning.
             from jupyter_client.manager import KernelManager
@@ -148,7 +149,9 @@ def run(path: Path, timeout: int | None, out: Path | None = None, **options) -> 
         client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
                                 resources={"metadata": {"path": str(out.parent)}}, **options)
         try:
-            client.execute()
+            # nbclient shuts down only kernels it started itself; ours goes too,
+            # before its socket folder is removed (else it lingers until exit).
+            client.execute(cleanup_kc=own_km)
         finally:
             clean(nb)
             nbformat.write(nb, out)

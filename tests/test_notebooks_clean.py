@@ -40,3 +40,30 @@ def test_checker_catches_dirty_outputs():
 def test_progress_bars_collapse_to_final_line():
     text = "\repoch 1:  0%|\repoch 1: 50%|\r          \repoch 1  loss 0.5\nnext\n"
     assert nbtool.collapse_carriage_returns(text) == "epoch 1  loss 0.5\nnext\n"
+
+
+def test_runner_shuts_its_kernel_down(tmp_path):
+    """scripts/notebooks.py run(): the kernel it starts is gone when run()
+    returns (command 1 executes five notebooks; none may linger)."""
+    import os
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getpid())")]
+    path = tmp_path / "pid.ipynb"
+    nbformat.write(nb, path)
+    nbtool.run(path, timeout=120)
+    pid = int(nbformat.read(path, as_version=4).cells[0].outputs[0]["text"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    # a zombie or a process on its way out may still answer for a moment
+    import time
+
+    for _ in range(50):
+        time.sleep(0.1)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+    raise AssertionError(f"kernel {pid} still running after run() returned")
