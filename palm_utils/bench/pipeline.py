@@ -8,6 +8,7 @@ after another, every epoch.
 """
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -90,23 +91,31 @@ def _epoch(reader) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def run(datadir: Path, log=print) -> dict:
-    """Time the course reader (two epochs), palm_utils' loader (first and
-    second epoch, fresh cache) and compare pixels. Returns a dict of results."""
+def run(datadir: Path, repeats: int = 5, log=print) -> dict:
+    """Time the course reader and palm_utils' loader (fresh cache each
+    repetition) over two epochs each, interleaved, ``repeats`` times; report
+    the median of each, then compare pixels. Returns a dict of results."""
     datadir = Path(datadir)
     samples = training_samples(datadir)
     paths = [p for p, _ in samples]
-    cache = ImageCache()
-    ours = data_loader(datadir, batch_size=10, mode="train", seed=0, cache=cache)
     course = course_reader(datadir)
-    results = {}
-    # interleave so that drift of the machine's speed hits both alike
-    for label, reader in (("course, epoch 1", course), ("palm_utils, epoch 1", ours),
-                          ("course, epoch 2", course), ("palm_utils, epoch 2", ours)):
-        before = cache.decodes
-        seconds, n = _epoch(reader)
-        results[label] = {"seconds": seconds, "images": n, "decodes": cache.decodes - before}
-        log(f"  {label}: {n} images in {seconds:.2f} s ({n / seconds:.1f} img/s)")
+    runs: dict[str, list] = {}
+    for _ in range(max(1, repeats)):
+        cache = ImageCache()
+        ours = data_loader(datadir, batch_size=10, mode="train", seed=0, cache=cache)
+        # interleaved, so that drift of the machine's speed hits both alike
+        for label, reader in (("course, epoch 1", course), ("palm_utils, epoch 1", ours),
+                              ("course, epoch 2", course), ("palm_utils, epoch 2", ours)):
+            before = cache.decodes
+            seconds, n = _epoch(reader)
+            runs.setdefault(label, []).append({"seconds": seconds, "images": n, "decodes": cache.decodes - before})
+    results = {"repeats": max(1, repeats)}
+    for label, entries in runs.items():
+        seconds = statistics.median(e["seconds"] for e in entries)
+        results[label] = {"seconds": seconds, "images": entries[0]["images"],
+                          "decodes": max(e["decodes"] for e in entries)}
+        log(f"  {label}: {entries[0]['images']} images in {seconds:.2f} s (median of {len(entries)}; "
+            f"{entries[0]['images'] / seconds:.1f} img/s)")
     diffs_ours, diffs_course = [], []
     for p in paths:
         ref = reference_image(p).astype(np.int16)
