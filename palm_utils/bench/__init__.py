@@ -39,7 +39,7 @@ LEVER_REFERENCE = "all cores + MKL AVX2 on AMD (palm_utils)"
 
 
 def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net: str | None = "ResNet-50",
-        out: Path | None = DEFAULT_OUT, log=print) -> dict:
+        out: Path | None = DEFAULT_OUT, log=print, lever_rounds: int = 2) -> dict:
     """Run the benchmark, print the report, write it to ``out`` (None: don't)."""
     nets = list(nets or networks.CHAPTERS)
     cores = cpu_threads()
@@ -69,19 +69,27 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
 
     levers = []
     if lever_net:
-        log(f"   levers on {lever_net}:")
-        for label, kwargs in LEVERS.items():
-            settings = dict(threads=cores, **step.CPU_DEFAULTS)
-            settings.update(kwargs)
-            try:
-                seconds, error = step.paddle_step_isolated(lever_net, steps=steps, warmup=warmup, **settings), None
-            except Exception as exc:  # a lever that fails is a result too
-                seconds, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-            levers.append({"lever": label, "seconds": seconds, "error": error})
-            log(f"    {label}: " + (f"{seconds:.2f} s" if seconds else error))
+        log(f"   levers on {lever_net} (best of {lever_rounds} interleaved rounds):")
+        times: dict[str, list] = {label: [] for label in LEVERS}
+        errors: dict[str, str] = {}
+        for _ in range(lever_rounds):  # a round tries every lever once, so drift hits all alike
+            for label, kwargs in LEVERS.items():
+                if label in errors:
+                    continue
+                settings = dict(threads=cores, **step.CPU_DEFAULTS)
+                settings.update(kwargs)
+                try:
+                    times[label].append(step.paddle_step_isolated(lever_net, steps=steps, warmup=warmup,
+                                                                  **settings))
+                except Exception as exc:  # a lever that fails is a result too
+                    errors[label] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+        for label in LEVERS:
+            seconds = min(times[label]) if times[label] else None
+            levers.append({"lever": label, "seconds": seconds, "error": errors.get(label)})
+            log(f"    {label}: " + (f"{seconds:.2f} s" if seconds else errors[label]))
     onednn = step.onednn_primitives() if lever_net else None
     results["levers"] = {"network": lever_net, "rows": levers, "onednn_primitives": onednn,
-                         "reference": LEVER_REFERENCE}
+                         "reference": LEVER_REFERENCE, "rounds": lever_rounds}
 
     if has_gpu():
         log("3. GPU step")

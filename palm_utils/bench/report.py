@@ -123,8 +123,9 @@ def markdown(res: dict) -> str:
         ref_label = lev.get("reference")
         ref = next((r["seconds"] for r in lev["rows"] if r["lever"] == ref_label), None)
         lines += ["", f"### Levers tried on {lev['network']}", "",
-                  "Each row is one child process. The first two show where palm_utils started from; the rows",
-                  "starting with + add one setting to palm_utils' CPU path. Ratios are against that path.",
+                  f"Each cell is the faster of {lev.get('rounds', 1)} rounds; a round runs every row once, each in its own",
+                  "child process. The first two rows show where palm_utils started from; the rows starting",
+                  "with + add one setting to palm_utils' CPU path. Ratios are against that path.",
                   "", "| lever | s/step | vs palm_utils |", "|---|---:|---:|"]
         for r in lev["rows"]:
             if r["seconds"] is None:
