@@ -73,16 +73,16 @@ def block_area_resize(img: np.ndarray, width: int, height: int, factor: int,
     ``u = factor / gcd(factor, width % factor)``, and dropping the surplus makes
     all pixels stand for the same span, so ``cv2.INTER_AREA`` weights them right.
     """
-    reps = []
+    reps, keep = [], []  # per axis: (width, height)
     for axis, side in ((1, width), (0, height)):
         rest = side % factor
         exact = not rest or img.shape[axis] != math.ceil(side / factor)
-        reps.append(1 if exact else factor // math.gcd(factor, rest))
+        u = 1 if exact else factor // math.gcd(factor, rest)
+        reps.append(u)
+        keep.append(side * u // factor if u > 1 else img.shape[axis])
     if reps != [1, 1]:  # cv2's exact nearest-neighbour upscale is np.repeat, only faster
         img = cv2.resize(img, (img.shape[1] * reps[0], img.shape[0] * reps[1]),
-                         interpolation=cv2.INTER_NEAREST_EXACT)
-        img = img[: height * reps[1] // factor if reps[1] > 1 else None,
-                  : width * reps[0] // factor if reps[0] > 1 else None]
+                         interpolation=cv2.INTER_NEAREST_EXACT)[: keep[1], : keep[0]]
     return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
 
 

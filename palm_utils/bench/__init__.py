@@ -24,18 +24,18 @@ from ..runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
 
 DEFAULT_OUT = networks.NOTEBOOKS.parent / "docs" / "benchmarks.md"
 
+#: the lever row the others are compared with: palm_utils' CPU path as it is
+LEVER_REFERENCE = "all cores + MKL AVX2 on AMD (palm_utils)"
 #: What each lever sets, tried on one network against palm_utils' CPU path.
 LEVERS = {
     "1 thread, MKL's own dispatch (Paddle's default)": dict(threads=1, mkl_avx2=False),
     "all cores, MKL's own dispatch": dict(mkl_avx2=False),
-    "all cores + MKL AVX2 on AMD (palm_utils)": dict(),
+    LEVER_REFERENCE: dict(),
     "+ NHWC data_format": dict(layout="NHWC"),
     "+ oneDNN (FLAGS_use_mkldnn)": dict(flags={"FLAGS_use_mkldnn": True}),
     "+ paddle.jit.to_static": dict(to_static=True),
     "+ bfloat16 autocast": dict(amp="bfloat16"),
 }
-#: the lever row the others are compared with
-LEVER_REFERENCE = "all cores + MKL AVX2 on AMD (palm_utils)"
 
 
 def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net: str | None = "ResNet-50",

@@ -96,11 +96,12 @@ def run(datadir: Path, repeats: int = 5, log=print) -> dict:
     repetition) over two epochs each, interleaved, ``repeats`` times; report
     the median of each, then compare pixels. Returns a dict of results."""
     datadir = Path(datadir)
+    repeats = max(1, repeats)
     samples = training_samples(datadir)
     paths = [p for p, _ in samples]
     course = course_reader(datadir)
     runs: dict[str, list] = {}
-    for _ in range(max(1, repeats)):
+    for _ in range(repeats):
         cache = ImageCache()
         ours = data_loader(datadir, batch_size=10, mode="train", seed=0, cache=cache)
         # interleaved, so that drift of the machine's speed hits both alike
@@ -109,7 +110,7 @@ def run(datadir: Path, repeats: int = 5, log=print) -> dict:
             before = cache.decodes
             seconds, n = _epoch(reader)
             runs.setdefault(label, []).append({"seconds": seconds, "images": n, "decodes": cache.decodes - before})
-    results = {"repeats": max(1, repeats)}
+    results = {"repeats": repeats}
     for label, entries in runs.items():
         seconds = statistics.median(e["seconds"] for e in entries)
         results[label] = {"seconds": seconds, "images": entries[0]["images"],
