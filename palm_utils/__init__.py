@@ -1,24 +1,31 @@
 """palm_utils: the shared code of the classic-CNN chapters on iChallenge-PM.
 
-Where things live:
+What the chapters call, one module per job (read these first):
 
 - :mod:`~palm_utils.reader`      OpenCV reader, ``transform_img``, image cache
 - :mod:`~palm_utils.labels`      labels from file names and the xlsx/csv
 - :mod:`~palm_utils.loaders`     ``data_loader``, ``valid_data_loader``, ``PalmDataset``
 - :mod:`~palm_utils.augment`     random flips, rotations, brightness
-- :mod:`~palm_utils.discovery`   ``find_dataset``: which data, where
-- :mod:`~palm_utils.prepare`     AI Studio zips -> dataset folder
-- :mod:`~palm_utils.synth`       the generated stand-in dataset
-- :mod:`~palm_utils.mnist`       ``load_mnist`` for chapter 1
-- :mod:`~palm_utils.training`    ``train_pm``, the training loop
+- :mod:`~palm_utils.training`    ``train_pm`` / ``train_classifier``: the training loop
 - :mod:`~palm_utils.evaluation`  ``evaluation`` on the validation set
 - :mod:`~palm_utils.metrics`     accuracy, AUC, sensitivity, ... (scikit-learn)
 - :mod:`~palm_utils.plots`       samples, curves, confusion matrix
 - :mod:`~palm_utils.summary`     parameters, FLOPs, layer-by-layer shapes
 - :mod:`~palm_utils.results`     course reference figures, comparison table
-- :mod:`~palm_utils.checkpoint`  atomic saves and loads
+
+Behind them:
+
+- :mod:`~palm_utils.session`     ``setup()``: the first cell of every chapter
 - :mod:`~palm_utils.runtime`     device, CPU threads, seeds, quiet warnings
 - :mod:`~palm_utils.quick`       quick mode (``PALM_QUICK=1``)
+- :mod:`~palm_utils.checkpoint`  saving and loading parameters and optimizer state
+- :mod:`~palm_utils.atomic`      atomic writes of files and folders
+- :mod:`~palm_utils.datasets`    where the data comes from: ``find_dataset``, the
+  AI Studio zips, the generated stand-in, MNIST, environment variables
+- :mod:`~palm_utils.demo`        ``python -m palm_utils demo``: an end-to-end check
+
+The speed benchmark is not part of the package: it reads the chapter
+notebooks, so it lives beside them in the checkout (``benchmarks/``).
 """
 from __future__ import annotations
 
@@ -28,15 +35,15 @@ except ImportError as _exc:
     raise ImportError(str(_exc)) from None
 
 from .checkpoint import load_params
-from .discovery import DatasetInfo, find_dataset
+from .datasets import DatasetInfo, find_dataset, load_mnist
 from .evaluation import evaluate_model, evaluation
 from .labels import LabelError, label_from_filename, training_samples, validation_samples
 from .loaders import PalmDataset, data_loader, valid_data_loader
 from .metrics import binary_metrics
-from .mnist import load_mnist
 from .plots import plot_confusion, plot_history, show_digits, show_samples
 from .quick import is_quick
 from .results import REFERENCE, comparison_table
+from .augment import random_augment
 from .reader import CHANNEL_ORDER, IMAGE_CACHE, ImageReadError, read_image, transform_img
 from .runtime import select_device, set_seed
 from .session import setup
@@ -48,7 +55,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CHANNEL_ORDER", "REFERENCE", "comparison_table", "count_flops", "count_params",
     "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
-    "PalmDataset", "TrainingDiverged", "binary_metrics", "data_loader", "evaluate_model",
+    "PalmDataset", "TrainingDiverged", "random_augment", "binary_metrics", "data_loader", "evaluate_model",
     "evaluation", "find_dataset", "is_quick", "label_from_filename", "load_history",
     "load_mnist", "load_params", "plot_confusion", "plot_history", "read_image",
     "select_device", "set_seed", "setup", "show_samples", "train_pm", "training_samples",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m palm_utils {demo,info,prepare,synth,bench}``."""
+"""Command line: ``python -m palm_utils {demo,info,prepare,synth}``."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ def _size(text: str):
 
 
 def main(argv=None) -> int:
-    from . import config
+    from .datasets import config
 
     parser = argparse.ArgumentParser(prog="python -m palm_utils", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,14 +36,6 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=_size, default=224, help="224, or WxH such as 2124x2056")
     p.add_argument("--force", action="store_true", help="regenerate even if present")
 
-    p = sub.add_parser("bench", help="speed benchmark: data pipeline and CPU/GPU training step")
-    p.add_argument("--images", type=int, default=40, help="original-size JPEGs for the pipeline part")
-    p.add_argument("--steps", type=int, default=3, help="timed training steps per measurement")
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--networks", nargs="+", metavar="NAME", help="subset of the five networks")
-    p.add_argument("--lever-network", default="ResNet-50", help="network for the levers table ('' to skip)")
-    p.add_argument("--out", default=None, help="Markdown report (default docs/benchmarks.md)")
-
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -55,20 +47,12 @@ def main(argv=None) -> int:
 
             setup(args.data)
         elif args.command == "prepare":
-            from .prepare import prepare_aistudio
+            from .datasets.aistudio import prepare_aistudio
 
             prepare_aistudio(Path(args.src or config.aistudio_dir()),
                              Path(args.dest or config.prepared_dir()), force=args.force)
-        elif args.command == "bench":
-            from . import bench
-
-            unknown = set(args.networks or []) - set(bench.networks.CHAPTERS)
-            if unknown:
-                parser.error(f"unknown network(s) {sorted(unknown)}; choose from {list(bench.networks.CHAPTERS)}")
-            bench.run(images=args.images, steps=args.steps, warmup=args.warmup, nets=args.networks,
-                      lever_net=args.lever_network or None, out=Path(args.out) if args.out else bench.DEFAULT_OUT)
         elif args.command == "synth":
-            from .synth import generate_standin
+            from .datasets.standin import generate_standin
 
             root = generate_standin(Path(args.dest or config.standin_dir()), seed=args.seed,
                                     size=args.size, overwrite=args.force)

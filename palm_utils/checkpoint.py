@@ -1,39 +1,16 @@
-"""Atomic writes for checkpoints and histories.
+"""Checkpoints: save and load parameters and optimizer state.
 
-Every file is written to a temporary name in the same folder, flushed to disk
-and then renamed over the target (``os.replace`` is atomic), so an
-interrupted save leaves the previous file intact.
+Saves go through :func:`~palm_utils.atomic.atomic_write_bytes`, so an
+interrupted save leaves the previous file intact. Optimizer state is keyed
+by structured parameter names, so it loads into a freshly built network.
 """
 from __future__ import annotations
 
 import io
-import json
-import os
-import tempfile
 from pathlib import Path
 
+from .atomic import atomic_write_bytes, atomic_write_json  # noqa: F401  (re-exported)
 from .runtime import paddle
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_json(path: str | Path, obj) -> Path:
-    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=True)
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_state(state: dict, path: str | Path) -> Path:

@@ -1,6 +1,9 @@
-"""The main job's network: a small CNN that trains in seconds per epoch on a
-CPU, used to check the whole pipeline end to end (find data, train_pm,
-evaluation). The chapters define the real networks."""
+"""End-to-end check, ``python -m palm_utils demo``: find the data, train a tiny CNN, evaluate it.
+
+:class:`TinyNet` trains in seconds per epoch on a CPU, so the demo checks the
+whole pipeline (``find_dataset``, ``train_pm``, ``evaluation``) on a new
+machine before a chapter is run. It teaches nothing about architectures: the
+chapters define the real networks."""
 from __future__ import annotations
 
 from .runtime import paddle

@@ -52,7 +52,7 @@ def evaluate_model(model, loader) -> dict:
 
 
 def default_valid_loader(batch_size: int = 10):
-    from .discovery import default_dataset
+    from .datasets.discovery import default_dataset
     from .loaders import valid_data_loader
 
     info = default_dataset()
@@ -81,7 +81,7 @@ def describe(result: dict) -> str:
 def evaluation(model, params_file_path, loader=None, verbose: bool = True) -> dict:
     """Load ``params_file_path`` into ``model`` and evaluate it.
 
-    Runs on the validation set found by :func:`~palm_utils.discovery.find_dataset`
+    Runs on the validation set found by :func:`~palm_utils.datasets.discovery.find_dataset`
     unless ``loader`` is given. Returns a dict with ``loss``, ``accuracy``,
     ``auc``, ``sensitivity``, ``specificity``, ``confusion_matrix``,
     ``majority_baseline`` and ``constant_prediction``; prints them, and warns

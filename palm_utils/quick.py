@@ -8,7 +8,7 @@ line saying so.
 """
 from __future__ import annotations
 
-from . import config
+from .datasets import config
 
 EPOCHS = 1
 TRAIN_BATCHES = 3
@@ -22,7 +22,7 @@ _announced = False
 def is_quick(announce: bool = True) -> bool:
     """True under ``PALM_QUICK=1``; announces it once per process."""
     global _announced
-    on = config._flag(config.ENV_QUICK)
+    on = config.flag(config.ENV_QUICK)
     if on and announce and not _announced:
         _announced = True
         print(

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import quick
-from .discovery import DatasetInfo, find_dataset
+from .datasets.discovery import DatasetInfo, find_dataset
 from .runtime import paddle, select_device, set_seed
 
 

@@ -1,12 +1,13 @@
-"""The training loop: :func:`train_pm`, shared by every chapter.
+"""The training loop: :func:`train_pm` (PALM) and :func:`train_classifier` (MNIST).
 
 Any network that outputs one logit per image trains here with
 ``binary_cross_entropy_with_logits``. A network may also return a tuple
 ``(main, aux1, aux2, ...)`` in training mode (GoogLeNet's auxiliary
 classifiers); their losses are added with weight ``aux_weight``.
 
-After every epoch the loop validates, prints one line, appends to the
-history, and saves atomically to ``save_dir``:
+Both call :func:`fit`, the one loop of the series. After every epoch it
+validates, prints one line, appends to the history, and saves atomically to
+``save_dir``:
 
 - ``palm.pdparams`` / ``palm.pdopt``  the latest epoch (resume from here);
 - ``palm_best.pdparams``              the epoch with the best accuracy;
@@ -49,26 +50,29 @@ def load_history(path: str | Path) -> dict:
 
 
 def default_train_loader(batch_size: int = 10):
-    from .discovery import default_dataset
+    from .datasets.discovery import default_dataset
     from .loaders import data_loader
 
     return data_loader(default_dataset().train_dir, batch_size=batch_size, mode="train")
 
 
-def _loss(output, labels, aux_weight):
-    if isinstance(output, (tuple, list)):
-        main, *aux = output
-        loss = F.binary_cross_entropy_with_logits(main, labels)
-        for a in aux:
-            loss = loss + aux_weight * F.binary_cross_entropy_with_logits(a, labels)
-        return loss
-    return F.binary_cross_entropy_with_logits(output, labels)
+def _bce_loss(aux_weight):
+    """``binary_cross_entropy_with_logits`` on the main head, plus
+    ``aux_weight`` times the loss of each auxiliary head (GoogLeNet returns
+    ``(main, aux1, aux2)`` in training mode)."""
+    def loss(output, labels):
+        main, *aux = output if isinstance(output, (tuple, list)) else (output,)
+        total = F.binary_cross_entropy_with_logits(main, labels)
+        for head in aux:
+            total = total + aux_weight * F.binary_cross_entropy_with_logits(head, labels)
+        return total
+    return loss
 
 
 def _data_description() -> str | None:
-    from . import discovery
+    from .datasets.discovery import current_dataset
 
-    info = discovery._DEFAULT
+    info = current_dataset()
     if info is None:
         return None
     return "stand-in" if info.standin else "real PALM"
@@ -126,34 +130,32 @@ def run_epoch(model, optimizer, batches, loss_fn, desc="", total=None, progress=
     return total_loss / max(count, 1)
 
 
-def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int = 5,
-             save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
-             aux_weight: float = 0.3, name: str | None = None, progress: bool = True,
-             prefix: str = "palm", input_size=(1, 3, 224, 224)) -> list[dict]:
-    """Train ``model`` for ``epochs`` epochs, validating after each.
+def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs: int = 5,
+        save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
+        name: str | None = None, progress: bool = True, prefix: str = "palm",
+        input_size=(1, 3, 224, 224), data: str | None = None, report=None) -> list[dict]:
+    """The loop behind :func:`train_pm` and :func:`train_classifier`.
 
-    ``train_loader`` / ``valid_loader`` may be course-style reader functions
-    or ``paddle.io.DataLoader`` objects; by default they come from the dataset
-    :func:`~palm_utils.discovery.find_dataset` found. ``resume=True``
-    continues from the checkpoint and history in ``save_dir``. ``amp=True``
-    uses float16 mixed precision on a GPU (ignored, with a notice, on the
-    CPU). Returns the history: one dict per epoch with ``epoch``,
-    ``train_loss``, ``val_loss``, ``val_acc``, ``val_auc``, ``seconds``
-    (training time of the epoch) and ``val_seconds``.
-
-    Raises :class:`TrainingDiverged` as soon as a loss is NaN or infinite.
+    Every epoch: :func:`run_epoch` over ``train_loader`` with ``loss_fn``,
+    then ``evaluate(model, valid_loader)`` (a dict of ``val_*`` values),
+    one printed line (``report(row)``), and atomic saves in ``save_dir``:
+    ``{prefix}.pdparams`` / ``{prefix}.pdopt`` (the latest epoch),
+    ``{prefix}_best.pdparams`` (best ``val_acc``) and ``history.json``.
+    ``resume=True`` continues from them. Returns the history.
     """
     save_dir = Path(save_dir)
-    train_loader = train_loader if train_loader is not None else default_train_loader()
-    valid_loader = valid_loader if valid_loader is not None else default_valid_loader()
-    epochs = quick.cap_epochs(epochs)
+    requested, epochs = epochs, quick.cap_epochs(epochs)
+    total = _num_batches(train_loader)
+    if quick.is_quick(announce=False):
+        print(f"quick mode: {epochs} of {requested} epochs, {total} batches per epoch "
+              f"(unset PALM_QUICK for the full run)")
     use_amp = bool(amp) and has_gpu()
     if amp and not use_amp:
         print("Mixed precision needs a GPU: training in float32 on the CPU.")
     scaler = paddle.amp.GradScaler() if use_amp else None
 
     history, start = [], 1
-    meta = {**_run_meta(model, name, input_size, _data_description()), "amp": use_amp}
+    meta = {**_run_meta(model, name, input_size, data), "amp": use_amp}
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
         model.set_state_dict(load_state(params_path))
@@ -165,21 +167,15 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
 
     for epoch in range(start, epochs + 1):
         t0 = time.perf_counter()
-        train_loss = run_epoch(model, optimizer, iterate(train_loader),
-                               lambda out, y: _loss(out, y, aux_weight),
-                               desc=f"epoch {epoch}/{epochs}", total=_num_batches(train_loader),
+        train_loss = run_epoch(model, optimizer, iterate(train_loader), loss_fn,
+                               desc=f"epoch {epoch}/{epochs}", total=total,
                                progress=progress, scaler=scaler, save_dir=save_dir)
         seconds = time.perf_counter() - t0
-
         t1 = time.perf_counter()
-        result = evaluate_model(model, valid_loader)
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": result["loss"],
-               "val_acc": result["accuracy"], "val_auc": result["auc"],
+        row = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, valid_loader),
                "seconds": seconds, "val_seconds": time.perf_counter() - t1}
         history.append(row)
-        print(f"epoch {epoch}/{epochs}  train loss {row['train_loss']:.4f}  "
-              f"val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}  "
-              f"auc {row['val_auc']:.4f}  ({seconds:.1f} s)")
+        print(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  {report(row)}  ({seconds:.1f} s)")
 
         save_state(model.state_dict(), params_path)
         save_optimizer(optimizer, model, opt_path)
@@ -190,46 +186,79 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     return history
 
 
+def _binary_eval(model, loader) -> dict:
+    result = evaluate_model(model, loader)
+    return {"val_loss": result["loss"], "val_acc": result["accuracy"], "val_auc": result["auc"]}
+
+
+def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int = 5,
+             save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
+             aux_weight: float = 0.3, name: str | None = None, progress: bool = True,
+             prefix: str = "palm", input_size=(1, 3, 224, 224)) -> list[dict]:
+    """Train a one-logit ``model`` on PALM for ``epochs`` epochs, validating after each.
+
+    ``train_loader`` / ``valid_loader`` may be course-style reader functions
+    or ``paddle.io.DataLoader`` objects; by default they come from the dataset
+    :func:`~palm_utils.find_dataset` found. The loss is
+    ``binary_cross_entropy_with_logits`` (plus ``aux_weight`` times that of
+    each auxiliary head). ``resume=True`` continues from the checkpoint and
+    history in ``save_dir``. ``amp=True`` uses float16 mixed precision on a
+    GPU (ignored, with a notice, on the CPU). Returns the history: one dict
+    per epoch with ``epoch``, ``train_loss``, ``val_loss``, ``val_acc``,
+    ``val_auc``, ``seconds`` (training time of the epoch) and ``val_seconds``.
+
+    Raises :class:`TrainingDiverged` as soon as a loss is NaN or infinite.
+    This is the loop chapter 1 writes out by hand, plus a progress bar, the
+    NaN check, checkpoints, resume and mixed precision (see :func:`fit`).
+    """
+    train_loader = train_loader if train_loader is not None else default_train_loader()
+    valid_loader = valid_loader if valid_loader is not None else default_valid_loader()
+
+    def report(row):
+        return (f"val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}  "
+                f"auc {row['val_auc']:.4f}")
+
+    return fit(model, optimizer, train_loader, valid_loader, _bce_loss(aux_weight), _binary_eval,
+               epochs=epochs, save_dir=save_dir, resume=resume, amp=amp, name=name,
+               progress=progress, prefix=prefix, input_size=input_size,
+               data=_data_description(), report=report)
+
+
 @paddle.no_grad()
-def _classification_eval(model, loader) -> tuple[float, float]:
+def _classification_eval(model, loader) -> dict:
     model.eval()
     loss, correct, n = 0.0, 0, 0
-    for images, labels in loader:
+    for images, labels in iterate(loader):
         logits = model(images)
+        labels = labels.astype("int64").reshape([-1, 1])
         loss += F.cross_entropy(logits, labels, reduction="sum").item()
         correct += int((logits.argmax(axis=1) == labels.reshape([-1])).sum().item())
         n += labels.shape[0]
-    return loss / n, correct / n
+    return {"val_loss": loss / n, "val_acc": correct / n}
 
 
-def train_classifier(model, optimizer, train_set, test_set, epochs: int = 5,
-                     batch_size: int = 10, save_dir: str | Path = "checkpoints/mnist",
-                     name: str | None = None, progress: bool = True) -> list[dict]:
+def _cross_entropy(logits, labels):
+    return F.cross_entropy(logits, labels.astype("int64").reshape([-1, 1]))
+
+
+def train_classifier(model, optimizer, train_loader, valid_loader, epochs: int = 5,
+                     save_dir: str | Path = "checkpoints/mnist", resume: bool = False,
+                     amp: bool = False, name: str | None = None, progress: bool = True,
+                     prefix: str = "model", input_size=(1, 1, 28, 28)) -> list[dict]:
     """Multi-class training with softmax cross-entropy (chapter 1's MNIST).
 
-    ``train_set`` / ``test_set`` are ``paddle.io.Dataset`` objects of
-    ``(image, int64 label [1])``. After every epoch it measures loss and
-    accuracy on ``test_set`` (recorded as ``val_loss`` / ``val_acc``), prints
-    one line, and saves ``model.pdparams`` and ``history.json`` atomically.
+    The same loop and options as :func:`train_pm`; the loaders yield
+    ``(images, int labels)`` (for example ``paddle.io.DataLoader`` over
+    :func:`~palm_utils.load_mnist`). After every epoch it measures loss and
+    accuracy on ``valid_loader`` (the test set; recorded as ``val_loss`` /
+    ``val_acc``) and saves ``{prefix}.pdparams`` and ``history.json``.
     """
-    save_dir = Path(save_dir)
-    epochs = quick.cap_epochs(epochs)
-    train = paddle.io.DataLoader(train_set, batch_size=batch_size, shuffle=True)
-    test = paddle.io.DataLoader(test_set, batch_size=500)
-    input_size = (1, *train_set[0][0].shape)
-    meta = _run_meta(model, name, input_size, getattr(train_set, "source", None))
-    history = []
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        train_loss = run_epoch(model, optimizer, train, F.cross_entropy,
-                               desc=f"epoch {epoch}/{epochs}", total=len(train),
-                               progress=progress, save_dir=save_dir)
-        seconds = time.perf_counter() - t0
-        val_loss, val_acc = _classification_eval(model, test)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                        "val_acc": val_acc, "seconds": seconds})
-        print(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  test loss {val_loss:.4f}  "
-              f"test acc {val_acc:.4f}  ({seconds:.1f} s)")
-        save_state(model.state_dict(), save_dir / "model.pdparams")
-        atomic_write_json(save_dir / HISTORY_FILE, {"meta": meta, "epochs": history})
-    return history
+    source = getattr(getattr(train_loader, "dataset", None), "source", None)
+
+    def report(row):
+        return f"test loss {row['val_loss']:.4f}  test acc {row['val_acc']:.4f}"
+
+    return fit(model, optimizer, train_loader, valid_loader, _cross_entropy, _classification_eval,
+               epochs=epochs, save_dir=save_dir, resume=resume, amp=amp, name=name,
+               progress=progress, prefix=prefix, input_size=input_size, data=source,
+               report=report)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from palm_utils import bench
-from palm_utils.bench import machine, networks, pipeline, report, step
+import benchmarks as bench
+from benchmarks import machine, networks, pipeline, report, step
 from palm_utils.runtime import paddle
 from palm_utils.summary import count_params
 

@@ -2,9 +2,9 @@ import shutil
 
 import pytest
 
-from palm_utils import config, discovery
-from palm_utils.discovery import find_dataset
-from palm_utils.layout import STANDIN_MARKER
+from palm_utils.datasets import config, discovery
+from palm_utils.datasets.discovery import find_dataset
+from palm_utils.datasets.layout import STANDIN_MARKER
 from conftest import SHARED_PALM, make_mini_palm
 
 
@@ -37,7 +37,7 @@ def test_prepared_folder(tmp_path):
 
 
 def test_aistudio_zips_prepared_on_first_use(monkeypatch, tmp_path):
-    from test_prepare import make_zips
+    from test_aistudio import make_zips
 
     zips = make_zips(tmp_path / "aistudio")
     monkeypatch.setenv("PALM_AISTUDIO_DIR", str(zips))

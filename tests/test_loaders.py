@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from palm_utils import loaders, quick
-from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
+from palm_utils.datasets.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
 from palm_utils.reader import ImageCache
 from palm_utils.runtime import paddle
 

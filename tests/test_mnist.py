@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import paddle.dataset.common as paddle_common
-from palm_utils import mnist, quick
+from palm_utils import quick
+from palm_utils.datasets import mnist
 from conftest import REPO
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"

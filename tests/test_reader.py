@@ -71,7 +71,7 @@ def test_block_area_resize_weights_partial_blocks(w, h, factor):
 def test_reduced_decode_of_noisy_stand_in_matches_full_decode(tmp_path):
     """The benchmark's stand-in (sensor noise, sharp field-of-view edge) at the
     original size: the 1/8 decode stays within a mean grey level of the reference."""
-    from palm_utils.synth import render_fundus
+    from palm_utils.datasets.fundus import render_fundus
 
     img, _ = render_fundus(np.random.default_rng(3), True, size=(2124, 2056))
     path = tmp_path / "P0003.jpg"

@@ -7,7 +7,7 @@ import pytest
 from palm_utils import evaluation, load_history, train_pm
 from palm_utils.checkpoint import load_state
 from palm_utils.demo import TinyNet
-from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
+from palm_utils.datasets.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
 from palm_utils.loaders import data_loader, valid_data_loader
 from palm_utils.runtime import paddle, set_seed
 from palm_utils.training import TrainingDiverged
@@ -139,17 +139,53 @@ def test_paddle_dataloader_works_too(mini_palm, tmp_path):
 
 
 def test_train_classifier_on_digits(tmp_path, capsys):
-    from palm_utils.mnist import load_mnist
+    from palm_utils.datasets.mnist import load_mnist
     from palm_utils.training import train_classifier
 
     train, test = load_mnist("train", verbose=False), load_mnist("test", verbose=False)
     set_seed(0)
     model = paddle.nn.Sequential(paddle.nn.Flatten(), paddle.nn.Linear(784, 10))
     opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
-    history = train_classifier(model, opt, train, test, epochs=2, batch_size=50,
+    train_loader = paddle.io.DataLoader(train, batch_size=50, shuffle=True)
+    test_loader = paddle.io.DataLoader(test, batch_size=500)
+    history = train_classifier(model, opt, train_loader, test_loader, epochs=2,
                                save_dir=tmp_path, progress=False)
     assert history[-1]["val_acc"] > 0.8  # a linear model on real digits
     assert history[1]["train_loss"] < history[0]["train_loss"]
     assert load_history(tmp_path)["meta"]["flops"] == 7840
     assert (tmp_path / "model.pdparams").is_file()
     assert "test acc" in capsys.readouterr().out
+
+
+def test_train_classifier_resumes_like_train_pm(tmp_path):
+    """train_classifier shares train_pm's loop and options: resume works."""
+    from palm_utils.datasets.mnist import load_mnist
+    from palm_utils.training import train_classifier
+
+    train, test = load_mnist("train", verbose=False), load_mnist("test", verbose=False)
+    loaders = (paddle.io.DataLoader(train, batch_size=100), paddle.io.DataLoader(test, batch_size=500))
+
+    def fresh():
+        set_seed(0)
+        model = paddle.nn.Sequential(paddle.nn.Flatten(), paddle.nn.Linear(784, 10))
+        return model, paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
+
+    model, opt = fresh()
+    train_classifier(model, opt, *loaders, epochs=1, save_dir=tmp_path, progress=False)
+    model, opt = fresh()
+    history = train_classifier(model, opt, *loaders, epochs=2, save_dir=tmp_path, resume=True,
+                               progress=False)
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert (tmp_path / "model.pdopt").is_file() and (tmp_path / "model_best.pdparams").is_file()
+
+
+def test_quick_mode_is_announced_by_the_loop(mini_palm, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PALM_QUICK", "1")
+    set_seed(0)
+    model = TinyNet(width=4)
+    opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
+    train = data_loader(mini_palm / TRAIN_DIR, batch_size=4)
+    valid = valid_data_loader(mini_palm / VALID_DIR, mini_palm / CSV_NAME, batch_size=4)
+    history = train_pm(model, opt, train, valid, epochs=5, save_dir=tmp_path, progress=False)
+    assert len(history) == 1
+    assert "quick mode: 1 of 5 epochs, 3 batches per epoch" in capsys.readouterr().out

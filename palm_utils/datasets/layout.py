@@ -20,6 +20,12 @@ XLSX_NAME = "PM_Label_and_Fovea_Location.xlsx"
 CSV_NAME = "labels.csv"
 STANDIN_MARKER = "STANDIN.json"
 
+# AI Studio dataset 19065: the three zips, as mounted in one folder.
+TRAINING_ZIP = "training.zip"
+VALIDATION_ZIP = "validation.zip"
+GT_ZIP = "valid_gt.zip"
+AISTUDIO_ZIPS = (TRAINING_ZIP, VALIDATION_ZIP, GT_ZIP)
+
 LABEL_COLUMNS = ("ID", "imgName", "Label", "Fovea_X", "Fovea_Y")
 
 # Counts of the real release (and of the stand-in, which copies them).

@@ -53,7 +53,7 @@ def markdown(res: dict) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Produced by `python -m palm_utils bench` on {res['date']}. Every figure below comes from one run;",
+        f"Produced by `python -m benchmarks` on {res['date']}. Every figure below comes from one run;",
         "the comparisons were measured side by side in that run (interleaved where possible), so the ratios",
         "are what to read. Absolute seconds depend on the machine and on what else ran on it.",
         "",
@@ -150,6 +150,6 @@ def markdown(res: dict) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    from ..checkpoint import atomic_write_bytes
+    from palm_utils.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode("utf-8"))

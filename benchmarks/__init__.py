@@ -1,16 +1,19 @@
-"""``python -m palm_utils bench``: the speed benchmark.
+"""``python -m benchmarks`` (from the checkout's root): the speed benchmark.
+
+It reads the chapters' networks from the notebooks, so it lives in the
+checkout beside them, outside the installed ``palm_utils`` package.
 
 Three parts, each measured side by side in one run and reported as ratios
 (absolute seconds on a shared machine mean little):
 
-1. :mod:`~palm_utils.bench.pipeline`  the course's reader against palm_utils'
+1. :mod:`~benchmarks.pipeline`  the course's reader against palm_utils'
    loader on original-size JPEGs, plus pixel agreement;
-2. :mod:`~palm_utils.bench.step`      one CPU training step of each chapter's
+2. :mod:`~benchmarks.step`      one CPU training step of each chapter's
    network: Paddle's defaults, palm_utils' CPU settings, the levers tried,
    and PyTorch on the same source when it is installed;
 3. the same step on a GPU with and without mixed precision, when one exists.
 
-:mod:`~palm_utils.bench.report` turns the results into the Markdown table
+:mod:`~benchmarks.report` turns the results into the Markdown table
 written to ``docs/benchmarks.md``.
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from . import machine, networks, pipeline, report, step
-from ..runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
+from palm_utils.runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
 
 DEFAULT_OUT = networks.NOTEBOOKS.parent / "docs" / "benchmarks.md"
 
@@ -106,7 +109,7 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
 
 
 def _flops(name: str) -> int:
-    from ..summary import count_flops
+    from palm_utils.summary import count_flops
 
     return count_flops(networks.build(name, networks.paddle_namespace()))
 

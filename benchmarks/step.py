@@ -4,7 +4,7 @@ Each measurement builds the network afresh, runs ``warmup`` untimed steps
 and reports the median of ``steps`` timed ones. Paddle runs in this process
 with its settings switched per measurement (threads, flags, layout, static
 graph); PyTorch, when installed, runs the same notebook source through
-:func:`~palm_utils.bench.networks.torch_namespace`.
+:func:`~benchmarks.networks.torch_namespace`.
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ import warnings
 import numpy as np
 
 from . import networks
-from ..runtime import configure_cpu, paddle
+
+CHECKOUT = networks.NOTEBOOKS.parent
+from palm_utils.runtime import configure_cpu, paddle
 
 BATCH = 10
 #: What palm_utils' CPU path adds to the thread count and MKL's AVX2
@@ -119,7 +121,7 @@ def paddle_step_isolated(name: str, threads: int, mkl_avx2: bool = True, **optio
     ``mkl_avx2=False`` leaves MKL to its own choice, as a plain
     ``import paddle`` does (see :func:`~palm_utils.runtime.use_mkl_avx2_on_amd`)."""
     args = json.dumps(dict(name=name, threads=threads, **options))
-    code = ("import json, sys; from palm_utils.bench.step import paddle_step; "
+    code = ("import json, sys; from benchmarks.step import paddle_step; "
             "print(paddle_step(**json.loads(sys.argv[1])))")
     return _child(code, args, child_env(mkl_avx2), f"Paddle step of {name}")
 
@@ -136,7 +138,8 @@ def child_env(mkl_avx2: bool) -> dict:
 
 def _child(code: str, arg: str, env: dict | None, what: str) -> float:
     """Run ``code`` with ``arg`` as ``sys.argv[1]``; its last line of output is the result."""
-    proc = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, env=env,
+                          cwd=CHECKOUT)  # so that the child imports this `benchmarks` package
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed:\n{proc.stderr[-2000:]}")
     return float(proc.stdout.strip().splitlines()[-1])
@@ -157,7 +160,7 @@ def torch_step_isolated(name: str, threads: int, steps: int = 3, warmup: int = 1
     """:func:`torch_step` in a child process. PyTorch (GNU OpenMP) and Paddle
     (Intel OpenMP) in one process leave each other's idle worker threads
     spinning, which slowed Paddle's multi-threaded steps by 2x in a trial."""
-    code = ("import json, sys; from palm_utils.bench.step import torch_step; "
+    code = ("import json, sys; from benchmarks.step import torch_step; "
             "print(torch_step(*json.loads(sys.argv[1])))")
     # PyTorch as it comes (its own, newer MKL ignores the variable anyway)
     return _child(code, json.dumps([name, threads, steps, warmup]), child_env(False), f"PyTorch step of {name}")

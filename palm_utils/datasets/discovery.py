@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config
-from .labels import find_label_file, list_images, read_label_table
-from .layout import STANDIN_MARKER, TRAIN_DIR, VALID_DIR, looks_like_dataset
-
-AISTUDIO_ZIPS = ("training.zip", "validation.zip", "valid_gt.zip")
+from ..labels import find_label_file, list_images, read_label_table
+from .layout import AISTUDIO_ZIPS, STANDIN_MARKER, TRAIN_DIR, VALID_DIR, looks_like_dataset
 
 
 @dataclass
@@ -116,12 +114,12 @@ def find_dataset(path: str | Path | None = None, verbose: bool = True,
     elif looks_like_dataset(config.prepared_dir()):
         info = _count(config.prepared_dir(), "prepared folder")
     elif all((config.aistudio_dir() / z).is_file() for z in AISTUDIO_ZIPS):
-        from .prepare import prepare_aistudio
+        from .aistudio import prepare_aistudio
 
         root = prepare_aistudio(config.aistudio_dir(), config.prepared_dir())
         info = _count(root, "AI Studio zips")
     else:
-        from .synth import generate_standin
+        from .standin import generate_standin
 
         root = config.standin_dir()
         if verbose:
@@ -131,18 +129,21 @@ def find_dataset(path: str | Path | None = None, verbose: bool = True,
         info = _count(root, "stand-in")
     if verbose:
         print(info.summary())
-    global _DEFAULT
-    _DEFAULT = info
+    global _found
+    _found = info
     return info
 
 
-_DEFAULT: DatasetInfo | None = None
+_found: DatasetInfo | None = None
+
+
+def current_dataset() -> DatasetInfo | None:
+    """The dataset the last :func:`find_dataset` call found in this process,
+    or None before any call."""
+    return _found
 
 
 def default_dataset() -> DatasetInfo:
     """The dataset found by :func:`find_dataset` with no arguments, looked up
     once per process (the loaders' default when none is passed)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = find_dataset()
-    return _DEFAULT
+    return _found if _found is not None else find_dataset()

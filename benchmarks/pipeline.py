@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..labels import training_samples
-from ..loaders import data_loader
-from ..reader import ImageCache
+from palm_utils.labels import training_samples
+from palm_utils.loaders import data_loader
+from palm_utils.reader import ImageCache
 
 ORIGINAL_SIZE = (2124, 2056)
 
@@ -68,7 +68,7 @@ def make_images(dest: Path, count: int, seed: int = 0) -> Path:
     (quality 95, alternately pathologic ``P*`` and normal ``N*``) to ``dest``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..synth import render_fundus
+    from palm_utils.datasets.fundus import render_fundus
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ On Baidu AI Studio, dataset 19065 is mounted as three zips in one folder::
     valid_gt.zip    PALM-Validation-GT/PM_Label_and_Fovea_Location.xlsx
                     PALM-Validation-GT/... masks            (ignored)
 
-:func:`prepare_aistudio` writes the layout of :mod:`palm_utils.layout`::
+:func:`prepare_aistudio` writes the layout of :mod:`palm_utils.datasets.layout`::
 
     <dest>/PALM-Training400/*.jpg
     <dest>/PALM-Validation400/*.jpg
@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import zipfile
 import zlib
 from datetime import datetime, timezone
@@ -36,13 +35,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import labels
-from .layout import GT_DIR, TRAIN_DIR, VALID_DIR, XLSX_NAME
+from .. import labels
+from ..atomic import atomic_dir
+from .layout import (
+    AISTUDIO_ZIPS as ZIP_NAMES, GT_DIR, GT_ZIP, TRAIN_DIR, TRAINING_ZIP, VALID_DIR, VALIDATION_ZIP,
+    XLSX_NAME,
+)
 
-TRAINING_ZIP = "training.zip"
-VALIDATION_ZIP = "validation.zip"
-GT_ZIP = "valid_gt.zip"
-ZIP_NAMES = (TRAINING_ZIP, VALIDATION_ZIP, GT_ZIP)
 MARKER = "PREPARED.json"
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -101,15 +100,9 @@ def prepare_aistudio(
         return dest
     _refuse_existing(dest, force)
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
-    try:
+    with atomic_dir(dest) as build:
         counts = _build(src_dir, build, progress)
         _write_marker(build, src_dir, sources, counts)
-        _swap_into_place(build, dest)
-    except BaseException:  # also Ctrl-C: never leave the temporary folder
-        shutil.rmtree(build, ignore_errors=True)
-        raise
     print(f"Prepared {dest}: {_describe(counts)}.")
     return dest
 
@@ -335,28 +328,6 @@ def _write_marker(build: Path, src_dir: Path, sources: dict, counts: dict) -> No
         "prepared_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (build / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-
-
-def _swap_into_place(build: Path, dest: Path) -> None:
-    """Rename ``build`` to ``dest``. An existing ``dest`` is first moved
-    aside, restored if the rename fails, and deleted after it succeeds."""
-    if not (dest.exists() or dest.is_symlink()):
-        os.replace(build, dest)
-        return
-    aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old-"))
-    old = aside / dest.name
-    try:
-        os.replace(dest, old)
-    except BaseException:
-        aside.rmdir()
-        raise
-    try:
-        os.replace(build, dest)
-    except BaseException:
-        os.replace(old, dest)
-        aside.rmdir()
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _describe(counts: dict) -> str:

@@ -75,7 +75,7 @@ def detect() -> Machine:
         isa, lanes = "AVX (no FMA)", 4
     else:
         isa, lanes = "SSE", 4
-    from ..runtime import paddle
+    from palm_utils.runtime import paddle
     from .step import torch_available
 
     torch_version = torch_available()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 #: name -> (notebook, how to build the network the chapter trains on PALM)
 CHAPTERS = {

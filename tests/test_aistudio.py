@@ -1,4 +1,4 @@
-"""Tests for palm_utils.prepare: the AI Studio zips -> dataset root.
+"""Tests for palm_utils.datasets.aistudio: the AI Studio zips -> dataset root.
 
 The three zips are built here with the AI Studio layout (nested training
 zip, an annotation zip, macOS litter) and tiny 8x8 JPEGs, so the tests run
@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palm_utils import labels, prepare
-from palm_utils.layout import GT_DIR, TRAIN_DIR, VALID_DIR, XLSX_NAME
+from palm_utils import labels
+from palm_utils.datasets import aistudio
+from palm_utils.datasets.layout import GT_DIR, TRAIN_DIR, VALID_DIR, XLSX_NAME
 
 TRAIN_NAMES = (
     [f"H{i:04d}.jpg" for i in range(1, 4)]
@@ -107,24 +108,24 @@ def dest(tmp_path):
 
 
 def test_layout_and_counts(src, dest, capsys):
-    assert prepare.prepare_aistudio(src, dest, progress=False) == dest
+    assert aistudio.prepare_aistudio(src, dest, progress=False) == dest
     assert sorted(p.name for p in (dest / TRAIN_DIR).iterdir()) == sorted(TRAIN_NAMES)
     assert sorted(p.name for p in (dest / VALID_DIR).iterdir()) == VALID_NAMES
     with zipfile.ZipFile(src / "valid_gt.zip") as zf:  # copied byte for byte
         assert (dest / GT_DIR / XLSX_NAME).read_bytes() == zf.read(f"{GT_DIR}/{XLSX_NAME}")
     assert sorted(p.name for p in dest.iterdir()) == sorted(
-        [TRAIN_DIR, VALID_DIR, GT_DIR, prepare.MARKER]
+        [TRAIN_DIR, VALID_DIR, GT_DIR, aistudio.MARKER]
     )
-    marker = json.loads((dest / prepare.MARKER).read_text())
+    marker = json.loads((dest / aistudio.MARKER).read_text())
     assert marker["counts"] == {"training": {"H": 3, "N": 4, "P": 5}, "validation": 6}
-    assert set(marker["sources"]) == set(prepare.ZIP_NAMES)
+    assert set(marker["sources"]) == set(aistudio.ZIP_NAMES)
     out = capsys.readouterr().out
     assert str(dest) in out and "H 3, N 4, P 5" in out and "validation 6" in out
     assert leftovers(dest.parent) == []
 
 
 def test_labels_readable(src, dest):
-    prepare.prepare_aistudio(src, dest, progress=False)
+    aistudio.prepare_aistudio(src, dest, progress=False)
     train = labels.training_samples(dest / TRAIN_DIR)
     assert sum(label for _, label in train) == 5
     valid = labels.validation_samples(dest / VALID_DIR, labels.find_label_file(dest))
@@ -134,7 +135,7 @@ def test_labels_readable(src, dest):
 
 
 def test_progress_bar_on_stdout(src, dest, capsys):
-    prepare.prepare_aistudio(src, dest, progress=True)
+    aistudio.prepare_aistudio(src, dest, progress=True)
     assert "Extracting" in capsys.readouterr().out
 
 
@@ -142,35 +143,35 @@ def test_progress_bar_on_stdout(src, dest, capsys):
 
 
 def test_second_call_does_not_reextract(src, dest, monkeypatch, capsys):
-    prepare.prepare_aistudio(src, dest, progress=False)
+    aistudio.prepare_aistudio(src, dest, progress=False)
     mtimes = {p: p.stat().st_mtime_ns for p in dest.rglob("*")}
     capsys.readouterr()
 
     def fail(*args, **kwargs):
         raise AssertionError("extracted again")
 
-    monkeypatch.setattr(prepare, "_build", fail)
-    assert prepare.prepare_aistudio(src, dest, progress=False) == dest
+    monkeypatch.setattr(aistudio, "_build", fail)
+    assert aistudio.prepare_aistudio(src, dest, progress=False) == dest
     assert "already prepared" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == mtimes
 
 
 def test_changed_zip_needs_force(src, dest):
-    prepare.prepare_aistudio(src, dest, progress=False)
+    aistudio.prepare_aistudio(src, dest, progress=False)
     stat = (src / "validation.zip").stat()
     os.utime(src / "validation.zip", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     with pytest.raises(FileExistsError, match="other zips.*force=True"):
-        prepare.prepare_aistudio(src, dest, progress=False)
-    prepare.prepare_aistudio(src, dest, force=True, progress=False)
-    marker = json.loads((dest / prepare.MARKER).read_text())
-    assert marker["sources"] == prepare.source_signature(src)
+        aistudio.prepare_aistudio(src, dest, progress=False)
+    aistudio.prepare_aistudio(src, dest, force=True, progress=False)
+    marker = json.loads((dest / aistudio.MARKER).read_text())
+    assert marker["sources"] == aistudio.source_signature(src)
 
 
 def test_existing_dest_without_marker(src, dest):
     dest.mkdir(parents=True)
     (dest / "mine.txt").write_text("keep me")
     with pytest.raises(FileExistsError) as info:
-        prepare.prepare_aistudio(src, dest, progress=False)
+        aistudio.prepare_aistudio(src, dest, progress=False)
     assert str(dest) in str(info.value) and "--force" in str(info.value)
     assert (dest / "mine.txt").read_text() == "keep me"
 
@@ -178,7 +179,7 @@ def test_existing_dest_without_marker(src, dest):
 def test_force_replaces_dest(src, dest):
     dest.mkdir(parents=True)
     (dest / "stale.txt").write_text("old")
-    prepare.prepare_aistudio(src, dest, force=True, progress=False)
+    aistudio.prepare_aistudio(src, dest, force=True, progress=False)
     assert not (dest / "stale.txt").exists()
     assert len(list((dest / TRAIN_DIR).iterdir())) == len(TRAIN_NAMES)
     assert leftovers(dest.parent) == []
@@ -198,8 +199,8 @@ def test_unsafe_entry_refused(tmp_path, dest, evil, where):
     )
     before = set(tmp_path.rglob("*"))
     abs_existed = Path("/tmp/evil.jpg").exists()
-    with pytest.raises(prepare.UnsafeZipError) as info:
-        prepare.prepare_aistudio(src, dest, progress=False)
+    with pytest.raises(aistudio.UnsafeZipError) as info:
+        aistudio.prepare_aistudio(src, dest, progress=False)
     assert "training.zip" in str(info.value) and evil in str(info.value)
     assert not dest.exists()
     assert set(tmp_path.rglob("*")) == before | {dest.parent}
@@ -223,7 +224,7 @@ def test_unsafe_entry_refused(tmp_path, dest, evil, where):
     ],
 )
 def test_is_safe_member(name, safe):
-    assert prepare.is_safe_member(name) is safe
+    assert aistudio.is_safe_member(name) is safe
 
 
 # -- failures leave dest untouched -----------------------------------------------
@@ -235,7 +236,7 @@ def test_failure_in_validation_cleans_up(src, dest, monkeypatch):
 
     monkeypatch.setattr(labels, "validation_samples", boom)
     with pytest.raises(RuntimeError, match="simulated"):
-        prepare.prepare_aistudio(src, dest, progress=False)
+        aistudio.prepare_aistudio(src, dest, progress=False)
     assert not dest.exists()
     assert leftovers(dest.parent) == []
 
@@ -247,9 +248,9 @@ def test_interrupt_cleans_up_and_keeps_old_dest(src, dest, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(prepare, "_write_marker", interrupt)
+    monkeypatch.setattr(aistudio, "_write_marker", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        prepare.prepare_aistudio(src, dest, force=True, progress=False)
+        aistudio.prepare_aistudio(src, dest, force=True, progress=False)
     assert sorted(p.name for p in dest.iterdir()) == ["old.txt"]
     assert leftovers(dest.parent) == []
 
@@ -258,7 +259,7 @@ def test_label_row_naming_missing_image(tmp_path, dest):
     xlsx = _xlsx_bytes(VALID_NAMES + ["V9999.jpg"], VALID_LABELS + [0])
     src = make_zips(tmp_path / "zips", xlsx=xlsx)
     with pytest.raises(labels.LabelError, match="V9999.jpg") as info:
-        prepare.prepare_aistudio(src, dest, progress=False)
+        aistudio.prepare_aistudio(src, dest, progress=False)
     assert ".dest.tmp-" not in str(info.value)
     assert not dest.exists()
     assert leftovers(dest.parent) == []
@@ -267,7 +268,7 @@ def test_label_row_naming_missing_image(tmp_path, dest):
 def test_bad_training_name(tmp_path, dest):
     src = make_zips(tmp_path / "zips", inner_extra={f"{TRAIN_DIR}/X0001.jpg": _jpeg(9)})
     with pytest.raises(labels.LabelError, match="X0001.jpg"):
-        prepare.prepare_aistudio(src, dest, progress=False)
+        aistudio.prepare_aistudio(src, dest, progress=False)
     assert not dest.exists()
     assert leftovers(dest.parent) == []
 
@@ -278,7 +279,7 @@ def test_bad_training_name(tmp_path, dest):
 def test_missing_zip(src, dest):
     (src / "valid_gt.zip").unlink()
     with pytest.raises(FileNotFoundError) as info:
-        prepare.prepare_aistudio(src, dest, progress=False)
+        aistudio.prepare_aistudio(src, dest, progress=False)
     message = str(info.value)
     assert "valid_gt.zip" in message and str(src) in message and "19065" in message
     assert "training.zip" in message  # the download hint lists all three
@@ -288,8 +289,8 @@ def test_missing_zip(src, dest):
 def test_not_a_zip(src, dest):
     (src / "validation.zip").write_bytes(b"this is not a zip file")
     with pytest.raises(zipfile.BadZipFile, match="validation.zip") as info:
-        prepare.prepare_aistudio(src, dest, progress=False)
-    assert isinstance(info.value, prepare.PrepareError)  # a ValueError for the CLI
+        aistudio.prepare_aistudio(src, dest, progress=False)
+    assert isinstance(info.value, aistudio.PrepareError)  # a ValueError for the CLI
     assert not dest.exists()
     assert leftovers(dest.parent) == []
 
@@ -300,8 +301,8 @@ def test_damaged_entry(src, dest):
     assert start > 0
     data[start + 100] ^= 0xFF
     (src / "validation.zip").write_bytes(bytes(data))
-    with pytest.raises(prepare.BadZipError, match="validation.zip: cannot read .*V0003.jpg"):
-        prepare.prepare_aistudio(src, dest, progress=False)
+    with pytest.raises(aistudio.BadZipError, match="validation.zip: cannot read .*V0003.jpg"):
+        aistudio.prepare_aistudio(src, dest, progress=False)
     assert not dest.exists()
     assert leftovers(dest.parent) == []
 
@@ -311,7 +312,7 @@ def test_missing_nested_zip(tmp_path, dest):
     with zipfile.ZipFile(src / "training.zip") as zf:
         kept = {n: zf.read(n) for n in zf.namelist() if "Annotation" in n}
     (src / "training.zip").write_bytes(_zip_bytes(kept))
-    with pytest.raises(prepare.PrepareError, match="nested zip"):
-        prepare.prepare_aistudio(src, dest, progress=False)
+    with pytest.raises(aistudio.PrepareError, match="nested zip"):
+        aistudio.prepare_aistudio(src, dest, progress=False)
     assert not dest.exists()
     assert leftovers(dest.parent) == []

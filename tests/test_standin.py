@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palm_utils import synth
+from palm_utils.datasets import fundus, standin as synth
 from palm_utils.labels import training_samples, validation_samples
-from palm_utils.layout import (
+from palm_utils.datasets.layout import (
     CSV_NAME, GT_DIR, LABEL_COLUMNS, STANDIN_MARKER, TRAIN_DIR, VALID_DIR, XLSX_NAME,
     looks_like_dataset,
 )
@@ -29,7 +29,7 @@ def standin(tmp_path_factory):
 
 def fake_render(rng, positive, size=(224, 224), high_myopia=False):
     """A fast stand-in for render_fundus: a flat image."""
-    w, h = synth._normalize_size(size)
+    w, h = fundus.normalize_size(size)
     return np.full((h, w, 3), 255 if positive else 0, np.uint8), (w / 2, h / 2)
 
 
@@ -95,7 +95,7 @@ def test_xlsx_bytes_do_not_depend_on_time(standin, tmp_path):
 
 
 def test_render_fundus_size_and_fovea():
-    img, (fx, fy) = synth.render_fundus(np.random.default_rng(0), True, (300, 200))
+    img, (fx, fy) = fundus.render_fundus(np.random.default_rng(0), True, (300, 200))
     assert img.shape == (200, 300, 3) and img.dtype == np.uint8
     assert 0 < fx < 300 and 0 < fy < 200
 

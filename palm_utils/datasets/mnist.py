@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, quick
-from .runtime import paddle
+from .. import quick
+from ..runtime import paddle
+from . import config
 
 _FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),

@@ -1,0 +1,33 @@
+"""``python -m benchmarks [--images 40] [--steps 3] [--networks LeNet ...]``,
+run from the root of a checkout: writes docs/benchmarks.md."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import benchmarks as bench
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=bench.__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=40, help="original-size JPEGs for the pipeline part")
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps per measurement")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--networks", nargs="+", metavar="NAME", choices=list(bench.networks.CHAPTERS),
+                        help="subset of the chapter networks")
+    parser.add_argument("--lever-network", default="ResNet-50", help="network for the levers table ('' to skip)")
+    parser.add_argument("--out", default=None, help="Markdown report (default docs/benchmarks.md)")
+    args = parser.parse_args(argv)
+    try:
+        bench.run(images=args.images, steps=args.steps, warmup=args.warmup, nets=args.networks,
+                  lever_net=args.lever_network or None,
+                  out=Path(args.out) if args.out else bench.DEFAULT_OUT)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
