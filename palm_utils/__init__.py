@@ -16,6 +16,7 @@ What the chapters call, one module per job (read these first):
 Behind them:
 
 - :mod:`~palm_utils.session`     ``setup()``: the first cell of every chapter
+- :mod:`~palm_utils.environment` the packages palm_utils needs, and how to install them
 - :mod:`~palm_utils.runtime`     device, CPU threads, seeds, quiet warnings
 - :mod:`~palm_utils.quick`       quick mode (``PALM_QUICK=1``)
 - :mod:`~palm_utils.checkpoint`  saving and loading parameters and optimizer state
@@ -29,12 +30,13 @@ notebooks, so it lives beside them in the checkout (``benchmarks/``).
 """
 from __future__ import annotations
 
-try:
-    from .runtime import paddle  # noqa: F401  (fails with the install hint)
-except ImportError as _exc:
-    raise ImportError(str(_exc)) from None
+from .environment import check_dependencies
 
-from .checkpoint import load_params
+check_dependencies()  # one clear line if a package is missing, before anything imports it
+
+from .runtime import paddle  # noqa: E402,F401  (quiet import, MKL's AVX2 kernels on AMD)
+
+from .checkpoint import load_params  # noqa: E402  (after the check above)
 from .datasets import DatasetInfo, find_dataset, load_mnist
 from .evaluation import evaluate_model, evaluation
 from .labels import LabelError, label_from_filename, training_samples, validation_samples

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install palm-utils into it with a suitable Paddle.
-# Sourced by run.sh and test.sh. Never replaces an installed Paddle: if the
-# Python that runs this already imports `paddle` (for example
-# paddlepaddle-gpu on AI Studio), the venv sees it through
-# --system-site-packages and no Paddle extra is installed.
+# Create .venv (once) and install palm-utils into it. Sourced by run.sh and
+# test.sh. Never replaces what the machine has: if the Python that runs this
+# already imports `paddle` (for example paddlepaddle-gpu on AI Studio), the
+# venv sees it through --system-site-packages, and an extra is added only for
+# what is missing: `cpu` (Paddle's CPU build with a NumPy it supports) when
+# there is no Paddle, `opencv` (opencv-python-headless) when there is no cv2.
+# Also installs the test tools, the book tools and JupyterLab.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
@@ -17,8 +19,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
-if python -c "import paddle" >/dev/null 2>&1; then extras="test,book"; else extras="cpu,test,book"; fi
-python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+extras="test,book,notebook"
+python -c "import paddle" >/dev/null 2>&1 || extras="cpu,$extras"
+python -c "import cv2" >/dev/null 2>&1 || extras="opencv,$extras"
 echo "setup: pip install -e .[$extras]"
-python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
+log=$(mktemp)
+# setuptools warns about folders shadowing the package on every editable
+# install; it concerns packagers, not readers of this output.
+if ! PYTHONWARNINGS="ignore:Editable installation" python -m pip install --quiet \
+        --disable-pip-version-check -e ".[$extras]" >"$log" 2>&1; then
+    cat "$log"; rm -f "$log"; exit 1
+fi
+grep -v "^WARNING: Location" "$log" || true
+rm -f "$log"
 python -c "import palm_utils" >/dev/null

@@ -58,14 +58,18 @@ def _xlsx_bytes(names=VALID_NAMES, values=VALID_LABELS) -> bytes:
     return buf.getvalue()
 
 
-def make_zips(folder: Path, inner_extra=None, outer_extra=None, xlsx=None) -> Path:
+def make_zips(folder: Path, inner_extra=None, outer_extra=None, xlsx=None, train=None,
+              valid=None) -> Path:
     """Write training.zip, validation.zip and valid_gt.zip into ``folder``.
 
     ``inner_extra`` / ``outer_extra`` add entries to the nested training zip /
-    to training.zip; ``xlsx`` replaces the label file's bytes.
+    to training.zip; ``xlsx`` replaces the label file's bytes. ``train`` /
+    ``valid`` (file name -> JPEG bytes) replace the tiny default images.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    inner = {f"{TRAIN_DIR}/{n}": _jpeg(i) for i, n in enumerate(TRAIN_NAMES)}
+    train = train or {n: _jpeg(i) for i, n in enumerate(TRAIN_NAMES)}
+    valid = valid or {n: _jpeg(50 + i) for i, n in enumerate(VALID_NAMES)}
+    inner = {f"{TRAIN_DIR}/{n}": data for n, data in train.items()}
     inner.update({f"{TRAIN_DIR}/.DS_Store": b"junk", **JUNK, **(inner_extra or {})})
     annotation = _zip_bytes({"Disc_Masks/H0001.bmp": b"BM"})
     outer = {
@@ -75,7 +79,7 @@ def make_zips(folder: Path, inner_extra=None, outer_extra=None, xlsx=None) -> Pa
         f"__MACOSX/{TRAIN_DIR}/._{TRAIN_DIR}.zip": b"\0",
         **(outer_extra or {}),
     }
-    valid = {f"{VALID_DIR}/{n}": _jpeg(50 + i) for i, n in enumerate(VALID_NAMES)}
+    valid = {f"{VALID_DIR}/{n}": data for n, data in valid.items()}
     valid.update({f"{VALID_DIR}/.DS_Store": b"junk", **JUNK})
     gt = {
         f"{GT_DIR}/{XLSX_NAME}": xlsx if xlsx is not None else _xlsx_bytes(),

