@@ -207,6 +207,8 @@ def assemble(notebooks_dir: Path, src: Path, comparison_dir: Path | None = None,
     shutil.copytree(book_dir, src, ignore=shutil.ignore_patterns("__pycache__", "_build"))
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         shutil.copy2(path, src / path.name)
+    # the chapters' diagrams, referenced as img/NAME.svg (always the checkout's)
+    shutil.copytree(NOTEBOOKS / "img", src / "img")
     index = src / "index.md"
     text = index.read_text(encoding="utf-8")
     if MARKER not in text:

@@ -12,8 +12,9 @@ Cleaning numbers the code cells 1, 2, 3, ... as one top-to-bottom run does
 (nbval only compares cells that have a count), drops volatile metadata and
 keeps only what a terminal would show of progress bars (text after the last
 carriage return).
-The check rejects stderr output, errors, memory addresses and absolute paths
-of the machine that ran the notebook.
+The check rejects stderr output, errors, memory addresses, absolute paths
+of the machine that ran the notebook, and nbval markers in code (nbval's
+cell tags such as ``nbval-ignore-output`` are what Jupyter and the book hide).
 """
 from __future__ import annotations
 
@@ -101,6 +102,9 @@ def problems(nb, name: str) -> list[str]:
             continue
         count += 1
         where = f"{name} cell {i}"
+        if "NBVAL_" in cell.source:
+            found.append(f"{where}: an nbval marker in the code students read; use the cell tag "
+                         "nbval-ignore-output (or nbval-skip) instead")
         if cell.execution_count != count:
             found.append(f"{where}: execution count {cell.execution_count}, expected {count}")
         for out in cell.outputs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import importlib.util
+import re
 import sys
 import threading
 import urllib.error
@@ -35,6 +36,13 @@ def stored_images(path: Path) -> int:
     nb = nbformat.read(path, as_version=4)
     return sum(1 for cell in nb.cells if cell.cell_type == "code"
                for out in cell.outputs if "image/png" in out.get("data", {}))
+
+
+def diagrams(path: Path) -> list[str]:
+    """The SVG diagrams a chapter's Markdown shows (``img/NAME.svg``)."""
+    nb = nbformat.read(path, as_version=4)
+    return sorted({m for cell in nb.cells if cell.cell_type == "markdown"
+                   for m in re.findall(r"\]\(img/([\w-]+\.svg)\)", cell.source)})
 
 
 def chapter_title(path: Path) -> str:
@@ -222,6 +230,14 @@ def test_chapter_page(browser, server, built, path):
     expected = stored_images(path)
     assert expected >= 2, "every chapter stores at least its training curves and one more figure"
     assert images[0] >= expected and images[1] == 0, f"{images[0]} images shown, {images[1]} broken, {expected} stored"
+    # the architecture diagrams: every one the chapter references is shown and loaded
+    svgs = browser.execute_script(
+        "return Array.from(document.querySelectorAll('article img'))"
+        ".filter(i => i.src.endsWith('.svg')).map(i => [i.src.split('/').pop(), i.naturalWidth]);")
+    wanted = diagrams(path)
+    assert wanted, f"{path.name} shows no architecture diagram"
+    assert sorted(name for name, _ in svgs) == wanted
+    assert all(width > 100 for _, width in svgs), svgs
     # prev/next navigation between chapters
     nav = {a.get_attribute("href").rsplit("/", 1)[-1] for a in
            browser.find_elements(By.CSS_SELECTOR, ".prev-next-area a")}
@@ -285,3 +301,16 @@ def test_internal_links_resolve_and_nothing_failed(browser, server):
     failed = [(path, code) for path, code in _Handler.requests if code >= 400]
     assert failed == []
     assert any("/_static/mathjax/" in path for path, _ in _Handler.requests), "MathJax was not served locally"
+
+
+def test_aistudio_page(browser, server, built):
+    from selenium.webdriver.common.by import By
+
+    assert _severe(_open(browser, server + "aistudio.html")) == []
+    article = browser.find_element(By.CSS_SELECTOR, "article").text
+    for needed in ("在 AI Studio 上运行", "external-libraries", "pip install -e .", "data19065",
+                   "amp=True", "paddle.utils.run_check()"):
+        assert needed in article
+    browser.get(server + "index.html")
+    hrefs = {a.get_attribute("href").rsplit("/", 1)[-1] for a in browser.find_elements(By.CSS_SELECTOR, "a[href]")}
+    assert "aistudio.html" in hrefs

@@ -22,7 +22,7 @@ def test_notebook_is_clean(path):
 def test_checker_catches_dirty_outputs():
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "conda-env-x"}
-    cell = nbformat.v4.new_code_cell("x")
+    cell = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nx")
     cell.execution_count = 7
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: ..."),
@@ -31,7 +31,8 @@ def test_checker_catches_dirty_outputs():
     ]
     nb.cells = [cell]
     found = "\n".join(nbtool.problems(nb, "t.ipynb"))
-    for expected in ("kernelspec", "execution count 7", "stderr", "memory address", "absolute path"):
+    for expected in ("kernelspec", "execution count 7", "stderr", "memory address", "absolute path",
+                     "nbval marker"):
         assert expected in found
     nbtool.clean(nb)
     assert nb.cells[0].execution_count == 1 and nb.metadata["kernelspec"]["name"] == "python3"
@@ -67,3 +68,12 @@ def test_runner_shuts_its_kernel_down(tmp_path):
         except ProcessLookupError:
             return
     raise AssertionError(f"kernel {pid} still running after run() returned")
+
+
+def test_nbval_reads_the_cell_tags():
+    """The chapters mark cells for nbval with tags, not code comments; at
+    least the training cells carry one."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "nbval-ignore-output" in c.metadata.get("tags", [])]
+        assert any("train_" in c.source for c in tagged), path.name
