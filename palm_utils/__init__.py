@@ -41,20 +41,22 @@ from .datasets import DatasetInfo, find_dataset, load_mnist
 from .evaluation import evaluate_model, evaluation
 from .labels import LabelError, label_from_filename, training_samples, validation_samples
 from .loaders import PalmDataset, data_loader, valid_data_loader
-from .metrics import binary_metrics
-from .plots import plot_confusion, plot_history, show_digits, show_samples
+from .metrics import binary_metrics, bootstrap_ci, majority_baseline, wilson_interval
+from .plots import plot_confusion, plot_history, plot_runs, show_digits, show_samples
 from .quick import is_quick
-from .results import REFERENCE, comparison_table
+from .results import REFERENCE, best_epoch, comparison_table, reference_table
 from .augment import random_augment
 from .reader import CHANNEL_ORDER, IMAGE_CACHE, ImageReadError, read_image, transform_img
 from .runtime import select_device, set_seed
 from .session import setup
-from .summary import count_flops, count_params, layer_table
+from .summary import conv_out, count_flops, count_params, layer_table
 from .training import TrainingDiverged, load_history, train_classifier, train_pm
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "best_epoch", "bootstrap_ci", "conv_out", "majority_baseline", "plot_runs", "reference_table",
+    "wilson_interval",
     "CHANNEL_ORDER", "REFERENCE", "comparison_table", "count_flops", "count_params",
     "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
     "PalmDataset", "TrainingDiverged", "random_augment", "binary_metrics", "data_loader", "evaluate_model",

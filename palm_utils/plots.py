@@ -1,4 +1,5 @@
-"""Plots with matplotlib: sample images, training curves, confusion matrix.
+"""Plots with matplotlib: sample images, training curves (one run or
+several side by side), confusion matrix.
 
 Each function draws into a new figure and returns it, so a notebook shows it
 and a script can ``fig.savefig(...)``.
@@ -9,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay
 
+from .metrics import majority_baseline
 from .reader import IMAGE_CACHE
 
 CLASS_NAMES = ("non-PM (0)", "PM (1)")
@@ -31,13 +33,43 @@ def show_samples(samples, n: int = 6, cols: int = 6, title: str | None = None):
     return fig
 
 
-def plot_history(history, title: str | None = None, baseline: float | None = None):
+def _rows(history) -> list[dict]:
+    return history["epochs"] if isinstance(history, dict) else list(history)
+
+
+def _baseline_value(baseline) -> float | None:
+    """A number, or anything :func:`~palm_utils.metrics.majority_baseline`
+    takes (``session.data``, labels, a dataset)."""
+    if baseline is None or isinstance(baseline, (int, float, np.number)):
+        return baseline
+    return majority_baseline(baseline)
+
+
+def _draw_baseline(ax, baseline) -> None:
+    baseline = _baseline_value(baseline)
+    if baseline is not None:
+        ax.axhline(baseline, color="gray", ls="--", label=f"majority baseline {baseline:.4f}")
+
+
+def _band(ax, rows, key, color, label=None) -> None:
+    """The 95 % interval ``key`` (``val_acc_ci``) as a shaded band, when
+    every row has one."""
+    if rows and all(r.get(key) for r in rows):
+        low, high = zip(*(r[key] for r in rows))
+        ax.fill_between([r["epoch"] for r in rows], low, high, color=color, alpha=0.15,
+                        lw=0, label=label)
+
+
+def plot_history(history, title: str | None = None, baseline=None):
     """Loss (train and validation) and validation accuracy/AUC per epoch.
 
     ``history`` is what ``train_pm`` returns, or ``load_history(...)``.
-    ``baseline`` draws the majority-class accuracy as a dashed line.
+    ``baseline`` draws the majority-class accuracy as a dashed line: a number,
+    or what :func:`~palm_utils.metrics.majority_baseline` takes
+    (``session.data``). When the rows hold 95 % intervals (``val_acc_ci``,
+    ``val_auc_ci``), they are drawn as shaded bands.
     """
-    rows = history["epochs"] if isinstance(history, dict) else history
+    rows = _rows(history)
     epochs = [r["epoch"] for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     ax1.plot(epochs, [r["train_loss"] for r in rows], "o-", label="train loss")
@@ -45,17 +77,57 @@ def plot_history(history, title: str | None = None, baseline: float | None = Non
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("BCE loss")
     ax1.legend()
-    ax2.plot(epochs, [r["val_acc"] for r in rows], "o-", label="validation accuracy")
+    ax2.plot(epochs, [r["val_acc"] for r in rows], "o-", color="C0", label="validation accuracy")
+    _band(ax2, rows, "val_acc_ci", "C0", "95 % CI")
     if all("val_auc" in r for r in rows):
-        ax2.plot(epochs, [r["val_auc"] for r in rows], "s-", label="validation AUC")
-    if baseline is not None:
-        ax2.axhline(baseline, color="gray", ls="--", label=f"majority baseline {baseline:.4f}")
+        ax2.plot(epochs, [r["val_auc"] for r in rows], "s-", color="C1", label="validation AUC")
+        _band(ax2, rows, "val_auc_ci", "C1")
+    _draw_baseline(ax2, baseline)
     ax2.set_xlabel("epoch")
     ax2.set_ylim(0, 1.02)
     ax2.legend(loc="lower right")
     for ax in (ax1, ax2):
         ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_runs(runs: dict, title: str | None = None, baseline=None, log_loss: bool = False,
+              metric: str = "val_acc"):
+    """Several runs on one pair of axes: train (solid) and validation
+    (dashed) loss per epoch on the left, validation accuracy on the right,
+    one colour per run.
+
+    ``runs``: ``{name: history}`` (what ``train_pm`` returns, or
+    ``load_history(...)``). ``baseline`` as in :func:`plot_history`;
+    ``log_loss=True`` puts the loss on a log scale; ``metric="val_auc"``
+    plots the AUC instead of the accuracy.
+    """
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ticks = set()
+    for i, (name, history) in enumerate(runs.items()):
+        rows, color = _rows(history), f"C{i}"
+        epochs = [r["epoch"] for r in rows]
+        ticks.update(epochs)
+        ax1.plot(epochs, [r["train_loss"] for r in rows], "o-", color=color, label=f"train, {name}")
+        ax1.plot(epochs, [r["val_loss"] for r in rows], "s--", color=color,
+                 label=f"validation, {name}")
+        ax2.plot(epochs, [r[metric] for r in rows], "o-", color=color, label=name)
+        _band(ax2, rows, f"{metric}_ci", color)
+    _draw_baseline(ax2, baseline)
+    ax1.set_ylabel("BCE loss (log scale)" if log_loss else "BCE loss")
+    if log_loss:
+        ax1.set_yscale("log")
+    ax2.set_ylabel({"val_acc": "validation accuracy", "val_auc": "validation AUC"}.get(metric, metric))
+    ax2.set_ylim(0, 1.02)
+    for ax in (ax1, ax2):
+        ax.set_xlabel("epoch")
+        ax.set_xticks(sorted(ticks))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,9 +1,14 @@
-"""Saved results: the course's reference figures and the comparison table
-built from the ``history.json`` files that ``train_pm`` writes."""
+"""Saved results: the course's reference figures, the best epoch of a run,
+and the tables built from the ``history.json`` files that ``train_pm``
+writes (:func:`comparison_table` across runs, :func:`reference_table` for
+one chapter against the course)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
+from .datasets.layout import VALID_COUNT
+from .metrics import bootstrap_ci, format_ci, format_estimate, wilson_interval
 from .training import HISTORY_FILE, load_history
 
 #: Validation accuracy the source course (and public reruns of it) report,
@@ -17,6 +22,29 @@ REFERENCE = {
     "ResNet-50": "0.93-0.96 (rerun: 0.955 at epoch 5; up to 0.975 in 20 epochs)",
 }
 
+NOT_IN_COURSE = "(not in the course)"
+
+
+class Run(NamedTuple):
+    """A run a chapter saves under ``checkpoints/<folder>``."""
+    chapter: int
+    label: str       #: row name in the tables
+    reference: str   #: key of :data:`REFERENCE`: the network it compares with
+    course: bool     #: True: the course's own setup; False: a variation of it
+
+
+#: The runs of the five chapters, by ``save_dir`` folder name.
+RUNS = {
+    "lenet_mnist": Run(1, "LeNet (MNIST)", "LeNet (MNIST)", True),
+    "lenet_mnist_relu": Run(1, "LeNet (MNIST), ReLU + Adam", "LeNet (MNIST)", False),
+    "lenet_palm": Run(1, "LeNet (PALM)", "LeNet (PALM)", True),
+    "alexnet": Run(2, "AlexNet", "AlexNet", True),
+    "alexnet_aug": Run(2, "AlexNet + augmentation", "AlexNet", False),
+    "vgg16": Run(3, "VGG-16", "VGG-16", True),
+    "googlenet": Run(4, "GoogLeNet", "GoogLeNet", True),
+    "resnet50": Run(5, "ResNet-50", "ResNet-50", True),
+}
+
 
 def load_histories(root: str | Path = "checkpoints") -> dict[str, dict]:
     """Every ``*/history.json`` under ``root``, keyed by the run's folder."""
@@ -24,9 +52,83 @@ def load_histories(root: str | Path = "checkpoints") -> dict[str, dict]:
     return {p.parent.name: load_history(p) for p in sorted(root.glob(f"*/{HISTORY_FILE}"))}
 
 
-def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = None):
+def _epochs(history) -> list[dict]:
+    return history["epochs"] if isinstance(history, dict) else list(history)
+
+
+def best_epoch(history) -> dict:
+    """The epoch row with the highest ``val_acc`` (the first one on a tie:
+    the epoch whose weights ``train_pm`` saved as ``palm_best.pdparams``).
+
+    ``history``: what ``train_pm`` returns (a list of rows) or a loaded
+    ``history.json`` (``{"meta": ..., "epochs": [...]}``). Returns a copy.
+    """
+    rows = _epochs(history)
+    if not rows:
+        raise ValueError("The history has no epochs: nothing to choose from.")
+    return dict(max(rows, key=lambda r: r["val_acc"]))
+
+
+def _valid_images(meta: dict, rows: list[dict]) -> int | None:
+    """How many validation images a saved run was measured on, when the
+    metadata tells: ``n_valid``, or the full PALM (or stand-in) validation
+    set outside quick mode, provided every accuracy is a whole number of
+    images out of it."""
+    if meta.get("n_valid"):
+        return int(meta["n_valid"])
+    if meta.get("data") in ("real PALM", "stand-in") and meta.get("quick") is False:
+        counts = [r["val_acc"] * VALID_COUNT for r in rows]
+        if all(abs(c - round(c)) < 1e-6 for c in counts):
+            return VALID_COUNT
+    return None
+
+
+def best_epoch_intervals(history, n_valid: int | None = None) -> dict:
+    """95 % intervals of accuracy and AUC at the best epoch, from what the
+    history holds. Returns ``{"accuracy_ci", "auc_ci", "ci_method"}``:
+
+    1. ``best_predictions`` of that epoch (written by ``train_pm``):
+       percentile bootstrap of both, as :func:`~palm_utils.metrics.binary_metrics`;
+    2. else ``val_acc_ci`` / ``val_auc_ci`` stored in the epoch's row;
+    3. else, for accuracy only, the Wilson interval over ``n_valid`` images
+       (given, or known from the run's metadata: 400 for a full run on PALM);
+    4. else ``None`` (shown as "–").
+    """
+    best = best_epoch(history)
+    saved = history.get("best_predictions") if isinstance(history, dict) else None
+    if saved and saved.get("epoch", best["epoch"]) == best["epoch"]:
+        ci = bootstrap_ci(saved["labels"], saved["probs"])
+        return {"accuracy_ci": ci["accuracy"], "auc_ci": ci["auc"], "ci_method": "bootstrap"}
+    if best.get("val_acc_ci"):
+        return {"accuracy_ci": tuple(best["val_acc_ci"]),
+                "auc_ci": tuple(best["val_auc_ci"]) if best.get("val_auc_ci") else None,
+                "ci_method": "bootstrap"}
+    meta = history.get("meta", {}) if isinstance(history, dict) else {}
+    n = n_valid or _valid_images(meta, _epochs(history))
+    if n:
+        return {"accuracy_ci": wilson_interval(best["val_acc"], n), "auc_ci": None,
+                "ci_method": "Wilson (accuracy only)"}
+    return {"accuracy_ci": None, "auc_ci": None, "ci_method": None}
+
+
+def course_reference(run: str, variations: bool = False) -> str:
+    """The course's figure for a run folder (``"alexnet"``, ...), ``""`` for
+    a run not in :data:`RUNS`. A variation the course does not have
+    (``alexnet_aug``, ``lenet_mnist_relu``) gets ``"(not in the course)"``,
+    or with ``variations=True`` the figure of its network."""
+    info = RUNS.get(run)
+    if info is None:
+        return ""
+    return REFERENCE[info.reference] if (info.course or variations) else NOT_IN_COURSE
+
+
+def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = None,
+                     reference: bool = False):
     """One row per saved run: parameters, FLOPs, seconds per epoch and the
-    validation metrics of the best epoch and of the last one."""
+    validation metrics of the best epoch and of the last one, with 95 %
+    intervals at the best epoch (see :func:`best_epoch_intervals`; the
+    ``CI`` column says which kind, "–" where the history allows none).
+    ``reference=True`` adds the course's figure for each run."""
     import pandas as pd
 
     histories = load_histories(root)
@@ -34,9 +136,11 @@ def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = 
     for run in runs or list(histories):
         if run not in histories:
             continue
-        meta, epochs = histories[run]["meta"], histories[run]["epochs"]
-        best = max(epochs, key=lambda r: r["val_acc"])
-        rows.append({
+        history = histories[run]
+        meta, epochs = history["meta"], history["epochs"]
+        best = best_epoch(history)
+        ci = best_epoch_intervals(history)
+        row = {
             "run": run,
             "network": meta.get("model"),
             "params (M)": round(meta.get("params", 0) / 1e6, 2),
@@ -45,9 +149,73 @@ def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = 
             "s/epoch": round(sum(r["seconds"] for r in epochs) / len(epochs), 1),
             "last acc": round(epochs[-1]["val_acc"], 4),
             "best acc": round(best["val_acc"], 4),
+            "acc 95 % CI": format_ci(ci["accuracy_ci"]),
             "AUC (best epoch)": (round(best["val_auc"], 4) if "val_auc" in best else None),
+            "AUC 95 % CI": format_ci(ci["auc_ci"]),
+            "CI": ci["ci_method"] or "–",
             "data": meta.get("data"),
             "device": meta.get("device"),
             "quick": meta.get("quick"),
-        })
+        }
+        if reference:
+            row["course reference"] = course_reference(run, variations=True)
+        rows.append(row)
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
+
+
+def _select_runs(what) -> list[str]:
+    if isinstance(what, int):
+        runs = [run for run, info in RUNS.items() if info.chapter == what]
+        if not runs:
+            raise ValueError(f"No chapter {what}: the chapters are "
+                             f"{sorted({i.chapter for i in RUNS.values()})}.")
+        return runs
+    if isinstance(what, str):
+        by_network = [run for run, info in RUNS.items() if info.reference == what]
+        return by_network or [what]
+    return list(what)
+
+
+def _label(run: str, history) -> str:
+    if run in RUNS:
+        return RUNS[run].label
+    meta = history.get("meta", {}) if isinstance(history, dict) else {}
+    return meta.get("model") or run
+
+
+def reference_table(chapter_or_runs, root: str | Path = "checkpoints"):
+    """This run against the course, one row per run: the course's figure,
+    the validation accuracy of every epoch, and the best epoch's accuracy and
+    AUC with their 95 % intervals (:func:`best_epoch_intervals`).
+
+    ``chapter_or_runs``: a chapter number (``2``: ``alexnet`` and
+    ``alexnet_aug``), a network of :data:`REFERENCE` (``"AlexNet"``), a run
+    folder or a list of them (read from ``root/<run>/history.json``), or a
+    dict ``{run: history}`` of histories in memory. A run not trained yet
+    keeps its row, with the course's figure only.
+    """
+    import pandas as pd
+
+    if isinstance(chapter_or_runs, dict):
+        histories = dict(chapter_or_runs)
+    else:
+        runs, saved = _select_runs(chapter_or_runs), load_histories(root)
+        histories = {run: saved.get(run) for run in runs}
+    rows = []
+    for run, history in histories.items():
+        row = {"network": _label(run, history), "course reference": course_reference(run) or "–"}
+        if history is None or not _epochs(history):
+            row.update({"this run (validation accuracy per epoch)": "(not run yet)",
+                        "best epoch": "–", "best acc": "–", "AUC at best": "–"})
+        else:
+            best, ci = best_epoch(history), best_epoch_intervals(history)
+            row.update({
+                "this run (validation accuracy per epoch)":
+                    " -> ".join(f"{r['val_acc']:.4f}" for r in _epochs(history)),
+                "best epoch": str(best["epoch"]),
+                "best acc": format_estimate(best["val_acc"], ci["accuracy_ci"]),
+                "AUC at best": (format_estimate(best["val_auc"], ci["auc_ci"])
+                                if best.get("val_auc") is not None else "–"),
+            })
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("network")

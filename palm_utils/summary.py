@@ -1,5 +1,6 @@
 """What a network costs: parameters, FLOPs, and a layer-by-layer table of
-output shapes and parameter counts (the "shape walkthrough" of each chapter).
+output shapes and parameter counts (the "shape walkthrough" of each chapter),
+plus :func:`conv_out`, the output-size formula those shapes follow.
 """
 from __future__ import annotations
 
@@ -7,6 +8,26 @@ import contextlib
 import io
 
 from .runtime import paddle
+
+
+def conv_out(size: int, kernel: int, *, stride: int = 1, padding: int = 0,
+             dilation: int = 1) -> int:
+    """Output side length of a convolution or pooling layer (floor mode):
+    ``(size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1``,
+    which for ``dilation=1`` is ``(size - kernel + 2 * padding) // stride + 1``.
+
+    ``stride`` and ``padding`` are keyword-only (in ``paddle.nn.Conv2D``
+    they come in that order, stride first), so a swapped positional call
+    cannot silently give a wrong size.
+    """
+    if stride < 1 or dilation < 1 or kernel < 1 or padding < 0:
+        raise ValueError(f"need kernel, stride, dilation >= 1 and padding >= 0; got kernel "
+                         f"{kernel}, stride {stride}, padding {padding}, dilation {dilation}.")
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    if out < 1:
+        raise ValueError(f"a {kernel}x{kernel} window does not fit a side of {size} "
+                         f"with padding {padding}: the output would be empty.")
+    return out
 
 
 def count_params(model) -> int:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from . import quick
 from .checkpoint import atomic_write_json, load_optimizer, load_state, save_optimizer, save_state
-from .evaluation import default_valid_loader, evaluate_model, iterate
+from .evaluation import default_valid_loader, evaluate_model, iterate, validation_row
 from .runtime import has_gpu, paddle
 from .summary import count_flops, count_params
 
@@ -141,7 +141,10 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
     one printed line (``report(row)``), and atomic saves in ``save_dir``:
     ``{prefix}.pdparams`` / ``{prefix}.pdopt`` (the latest epoch),
     ``{prefix}_best.pdparams`` (best ``val_acc``) and ``history.json``.
-    ``resume=True`` continues from them. Returns the history.
+    ``resume=True`` continues from them. When ``evaluate`` also returns
+    ``predictions`` (per-image labels and probabilities), those of the best
+    epoch are kept in ``history.json`` as ``best_predictions``, so that
+    intervals can be computed again later. Returns the history.
     """
     save_dir = Path(save_dir)
     requested, epochs = epochs, quick.cap_epochs(epochs)
@@ -154,13 +157,14 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         print("Mixed precision needs a GPU: training in float32 on the CPU.")
     scaler = paddle.amp.GradScaler() if use_amp else None
 
-    history, start = [], 1
+    history, start, best_predictions = [], 1, None
     meta = {**_run_meta(model, name, input_size, data), "amp": use_amp}
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
         model.set_state_dict(load_state(params_path))
         load_optimizer(optimizer, model, opt_path)
-        history = load_history(save_dir)["epochs"]
+        saved = load_history(save_dir)
+        history, best_predictions = saved["epochs"], saved.get("best_predictions")
         start = len(history) + 1
         print(f"Resuming after epoch {len(history)} from {save_dir}/{prefix}.pdparams")
     best_acc = max((h["val_acc"] for h in history), default=-1.0)
@@ -174,6 +178,7 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         t1 = time.perf_counter()
         row = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, valid_loader),
                "seconds": seconds, "val_seconds": time.perf_counter() - t1}
+        predictions = row.pop("predictions", None)  # kept for the best epoch only
         history.append(row)
         print(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  {report(row)}  ({seconds:.1f} s)")
 
@@ -181,14 +186,15 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         save_optimizer(optimizer, model, opt_path)
         if row["val_acc"] > best_acc:
             best_acc = row["val_acc"]
+            best_predictions = predictions and {"epoch": epoch, **predictions}
             save_state(model.state_dict(), save_dir / f"{prefix}_best.pdparams")
-        atomic_write_json(save_dir / HISTORY_FILE, {"meta": meta, "epochs": history})
+        atomic_write_json(save_dir / HISTORY_FILE, {"meta": meta, "epochs": history,
+                                                    "best_predictions": best_predictions})
     return history
 
 
 def _binary_eval(model, loader) -> dict:
-    result = evaluate_model(model, loader)
-    return {"val_loss": result["loss"], "val_acc": result["accuracy"], "val_auc": result["auc"]}
+    return validation_row(evaluate_model(model, loader, return_predictions=True))
 
 
 def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int = 5,

@@ -60,3 +60,169 @@ def test_reference_figures_cover_the_chapters():
     assert set(REFERENCE) == {"LeNet (MNIST)", "LeNet (PALM)", "AlexNet", "VGG-16", "GoogLeNet",
                               "ResNet-50"}
     assert "0.5275" in REFERENCE["LeNet (PALM)"]
+
+
+# ---- conv_out ----------------------------------------------------------------
+
+from pathlib import Path
+
+import numpy as np
+
+from palm_utils.metrics import binary_metrics, wilson_interval
+from palm_utils.results import (NOT_IN_COURSE, RUNS, best_epoch, best_epoch_intervals,
+                                course_reference, reference_table)
+from palm_utils.summary import conv_out
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_conv_out_walkthroughs_of_the_chapters():
+    # chapter 1, LeNet: 28 -> 24 -> 12 -> 8 -> 4 -> 1 and 224 -> 220 -> 110 -> 106 -> 53 -> 50
+    for size, expected in ((28, [24, 12, 8, 4, 1]), (224, [220, 110, 106, 53, 50])):
+        sides = []
+        for kernel, stride in ((5, 1), (2, 2), (5, 1), (2, 2), (4, 1)):
+            size = conv_out(size, kernel, stride=stride)
+            sides.append(size)
+        assert sides == expected
+    # chapter 2, AlexNet conv1: 11x11, stride 4, padding 5
+    assert conv_out(224, 11, stride=4, padding=5) == 56
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding,dilation",
+                         [(224, 11, 4, 5, 1), (224, 7, 2, 3, 1), (56, 3, 2, 1, 1), (14, 5, 3, 0, 1),
+                          (28, 3, 1, 2, 2), (9, 2, 2, 0, 1)])
+def test_conv_out_agrees_with_paddle(size, kernel, stride, padding, dilation):
+    conv = paddle.nn.Conv2D(1, 1, kernel, stride=stride, padding=padding, dilation=dilation)
+    shape = conv(paddle.zeros([1, 1, size, size])).shape
+    assert conv_out(size, kernel, stride=stride, padding=padding, dilation=dilation) == shape[-1]
+
+
+def test_conv_out_refuses_positional_stride_and_impossible_sizes():
+    with pytest.raises(TypeError):
+        conv_out(224, 11, 5, 4)  # the notebooks' old order was (padding, stride)
+    with pytest.raises(ValueError, match="does not fit"):
+        conv_out(3, 5)
+    with pytest.raises(ValueError, match="stride"):
+        conv_out(28, 5, stride=0)
+
+
+# ---- best epoch, intervals, tables -----------------------------------------
+
+def _rows(accs, aucs=None):
+    return [{"epoch": i + 1, "train_loss": 0.5, "val_loss": 0.4, "val_acc": a,
+             "val_auc": (aucs[i] if aucs else a + 0.01), "seconds": 1.0}
+            for i, a in enumerate(accs)]
+
+
+def test_best_epoch_is_the_first_highest_accuracy():
+    rows = _rows([0.6, 0.9, 0.8, 0.9])
+    best = best_epoch(rows)
+    assert best["epoch"] == 2 and best["val_acc"] == 0.9
+    assert best_epoch({"meta": {}, "epochs": rows}) == best
+    best["val_acc"] = 0.0  # a copy: the history is left alone
+    assert rows[1]["val_acc"] == 0.9
+    with pytest.raises(ValueError, match="no epochs"):
+        best_epoch([])
+
+
+def _predictions(n=400, acc=0.945, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) < 211).astype(int)
+    probs = np.where(labels == 1, rng.uniform(0.6, 1, n), rng.uniform(0, 0.4, n))
+    wrong = rng.choice(n, round(n * (1 - acc)), replace=False)
+    probs[wrong] = 1 - probs[wrong]
+    return labels, probs
+
+
+def test_intervals_from_best_predictions_then_rows_then_wilson():
+    labels, probs = _predictions()
+    m = binary_metrics(labels, probs)
+    rows = _rows([0.8, m["accuracy"]], [0.9, m["auc"]])
+    meta = {"data": "real PALM", "quick": False}
+    saved = {"epoch": 2, "labels": labels.tolist(), "probs": probs.tolist()}
+
+    ci = best_epoch_intervals({"meta": meta, "epochs": rows, "best_predictions": saved})
+    assert ci == {"accuracy_ci": m["accuracy_ci"], "auc_ci": m["auc_ci"], "ci_method": "bootstrap"}
+
+    # predictions of another epoch are not used; the rows' own intervals are
+    stale = {**saved, "epoch": 1}
+    rows_ci = [dict(r, val_acc_ci=[0.1, 0.2], val_auc_ci=[0.3, 0.4]) for r in rows]
+    ci = best_epoch_intervals({"meta": meta, "epochs": rows_ci, "best_predictions": stale})
+    assert ci == {"accuracy_ci": (0.1, 0.2), "auc_ci": (0.3, 0.4), "ci_method": "bootstrap"}
+
+    # an old history: Wilson for the accuracy over PALM's 400 images, no AUC interval
+    ci = best_epoch_intervals({"meta": meta, "epochs": rows})
+    assert ci["ci_method"] == "Wilson (accuracy only)" and ci["auc_ci"] is None
+    assert ci["accuracy_ci"] == pytest.approx(m["accuracy_ci"], abs=0.006)
+    # unknown size (quick mode, MNIST, a list from train_pm): nothing
+    for history in ({"meta": {**meta, "quick": True}, "epochs": rows},
+                    {"meta": {"data": "$PALM_MNIST_DIR", "quick": False}, "epochs": rows}, rows):
+        assert best_epoch_intervals(history)["ci_method"] is None
+    assert best_epoch_intervals(rows, n_valid=400)["accuracy_ci"] == ci["accuracy_ci"]
+
+
+def test_comparison_table_interval_columns(tmp_path):
+    labels, probs = _predictions()
+    m = binary_metrics(labels, probs)
+    atomic_write_json(tmp_path / "new" / "history.json",
+                      {"meta": {"model": "New", "params": 1, "data": "real PALM", "quick": False},
+                       "epochs": _rows([m["accuracy"]], [m["auc"]]),
+                       "best_predictions": {"epoch": 1, "labels": labels.tolist(),
+                                            "probs": probs.tolist()}})
+    _write_run(tmp_path, "old", [0.945], [5], 1e9)  # stand-in, full run: 400 images
+    atomic_write_json(tmp_path / "quick" / "history.json",
+                      {"meta": {"model": "Q", "data": "real PALM", "quick": True},
+                       "epochs": _rows([0.9])})
+    table = comparison_table(tmp_path, reference=True)
+    lo, hi = m["accuracy_ci"]
+    assert table.loc["new", "acc 95 % CI"] == f"{lo:.3f}-{hi:.3f}"
+    assert table.loc["new", "AUC 95 % CI"] == "{:.3f}-{:.3f}".format(*m["auc_ci"])
+    assert table.loc["new", "CI"] == "bootstrap"
+    assert table.loc["old", "acc 95 % CI"] == "0.918-0.963"  # Wilson, 378 of 400
+    assert table.loc["old", "AUC 95 % CI"] == "–" and table.loc["old", "CI"] == "Wilson (accuracy only)"
+    assert (table.loc["quick", ["acc 95 % CI", "AUC 95 % CI", "CI"]] == "–").all()
+    assert table.loc["new", "course reference"] == ""  # not a chapter's run
+
+
+def test_committed_full_runs_get_accuracy_intervals():
+    table = comparison_table(REPO / "results" / "full-run", reference=True)
+    assert table.loc["resnet50", "acc 95 % CI"] == "0.918-0.963"
+    assert table.loc["lenet_mnist", "acc 95 % CI"] == "–"
+    assert table.loc["alexnet_aug", "course reference"] == REFERENCE["AlexNet"]
+
+
+def test_reference_table_of_a_chapter(tmp_path):
+    _write_run(tmp_path, "alexnet", [0.6, 0.9, 0.8], [10, 20, 30], 7e8)
+    table = reference_table(2, root=tmp_path)
+    assert list(table.index) == ["AlexNet", "AlexNet + augmentation"]
+    row = table.loc["AlexNet"]
+    assert row["course reference"] == REFERENCE["AlexNet"]
+    assert row["this run (validation accuracy per epoch)"] == "0.6000 -> 0.9000 -> 0.8000"
+    assert row["best epoch"] == "2"
+    assert row["best acc"] == "0.9000 (95 % CI 0.867-0.926)"  # Wilson over 400 images
+    assert row["AUC at best"] == "0.9100"
+    aug = table.loc["AlexNet + augmentation"]
+    assert aug["course reference"] == NOT_IN_COURSE
+    assert aug["this run (validation accuracy per epoch)"] == "(not run yet)"
+    # the same from a network name, and from histories in memory
+    assert reference_table("AlexNet", root=tmp_path).equals(table)
+    in_memory = reference_table({"alexnet": _rows([0.6, 0.9])})
+    assert in_memory.loc["AlexNet", "best acc"] == "0.9000"  # no size known: no interval
+    with pytest.raises(ValueError, match="No chapter 9"):
+        reference_table(9)
+
+
+def test_every_chapter_has_runs_with_references():
+    assert sorted({run.chapter for run in RUNS.values()}) == [1, 2, 3, 4, 5]
+    assert all(run.reference in REFERENCE for run in RUNS.values())
+    assert course_reference("lenet_palm") == REFERENCE["LeNet (PALM)"]
+    assert course_reference("lenet_mnist_relu") == NOT_IN_COURSE
+    assert course_reference("lenet_mnist_relu", variations=True) == REFERENCE["LeNet (MNIST)"]
+    assert course_reference("mine") == ""
+
+
+def test_no_wilson_interval_when_the_accuracies_do_not_fit_400_images():
+    meta = {"data": "real PALM", "quick": False}
+    assert best_epoch_intervals({"meta": meta, "epochs": _rows([0.9, 1 / 3])})["ci_method"] is None
+    assert best_epoch_intervals({"meta": {**meta, "n_valid": 3}, "epochs": _rows([1 / 3])})[
+        "accuracy_ci"] == pytest.approx(wilson_interval(1 / 3, 3))

@@ -41,8 +41,20 @@ def test_loss_goes_down_and_history_is_complete(trained):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     for h in history:
         assert set(h) == {"epoch", "train_loss", "val_loss", "val_acc", "val_auc", "seconds",
-                          "val_seconds"}
-        assert all(math.isfinite(v) for v in h.values())
+                          "val_seconds", "val_acc_ci", "val_auc_ci"}
+        assert all(math.isfinite(v) for k, v in h.items() if not k.endswith("_ci"))
+        lo, hi = h["val_acc_ci"]
+        assert lo <= h["val_acc"] <= hi
+
+
+def test_history_keeps_the_best_epochs_predictions(trained, mini_palm):
+    _, history, save_dir = trained
+    saved = load_history(save_dir)["best_predictions"]
+    best = max(history, key=lambda r: r["val_acc"])
+    assert saved["epoch"] == best["epoch"]
+    assert len(saved["labels"]) == len(saved["probs"]) == 20  # every validation image
+    predicted = (np.array(saved["probs"]) > 0.5) == np.array(saved["labels"])
+    assert predicted.mean() == pytest.approx(best["val_acc"])
 
 
 def test_checkpoints_and_history_written(trained):
