@@ -69,7 +69,8 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "use_repository_button": False,
     "navigation_with_keys": False,
-    "secondary_sidebar_items": ["page-toc"],
+    # The landing page's wide comparison table gets the page's full width.
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
 }
 html_search_language = "zh"
 

@@ -156,7 +156,7 @@ def browser(tmp_path_factory):
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,900",
+                 "--disable-dev-shm-usage", "--window-size=1400,900",
                  # Any request to another host fails, so that a CDN dependency shows as an error.
                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
@@ -209,6 +209,11 @@ def test_landing_page(browser, server, built):
     assert "400" in article and "0.5275" in article and "第 5 章保存的那次运行" in article
     table = browser.find_element(By.CSS_SELECTOR, ".comparison-table table")
     assert "resnet50" in table.text and "best acc" in table.text
+    # at a 1400-pixel window the table either fits or shows its scroll bar
+    fit = browser.execute_script(
+        "const c = document.querySelector('.comparison-table');"
+        "return [c.scrollWidth <= c.clientWidth, getComputedStyle(c).overflowX];")
+    assert fit[0] or fit[1] == "scroll", fit
     _screenshot(browser, built, "landing.png")
     browser.execute_script("arguments[0].scrollIntoView()", table)
     _screenshot(browser, built, "landing-table.png")
@@ -253,6 +258,12 @@ def test_chapter_page(browser, server, built, path):
         " document.querySelectorAll('span.MathJax').length,"
         " document.querySelectorAll('.MathJax_Error, merror').length];")
     assert maths[0] > 0 and maths[1] == maths[0] and maths[2] >= maths[0] and maths[3] == 0, maths
+    # display formulas are centred in the text column
+    offsets = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.MathJax_Display')).map(d => {"
+        " const box = d.getBoundingClientRect(), f = d.querySelector('.MathJax').getBoundingClientRect();"
+        " return (f.left + f.right) / 2 - (box.left + box.right) / 2; });")
+    assert all(abs(o) < 5 for o in offsets), offsets
     if path.stem.startswith("01"):
         formula = browser.find_element(By.CSS_SELECTOR, ".MathJax_Display")
         assert formula.size["width"] > 50
