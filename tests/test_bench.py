@@ -42,7 +42,8 @@ def test_pytorch_runs_the_same_source(name):
 
 
 def test_nhwc_namespace_builds_channels_last():
-    model = networks.build("ResNet-50", networks.paddle_namespace("NHWC")).eval()
+    model = networks.build("ResNet-50", networks.paddle_namespace("NHWC"))
+    model.eval()  # returns None on Paddle 2.6, self on 3.x
     with paddle.no_grad():
         out = model(paddle.zeros([1, 64, 64, 3]))
     assert out.shape == [1, 1]
