@@ -9,7 +9,7 @@ from pathlib import Path
 import benchmarks as bench
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=bench.__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=40, help="original-size JPEGs for the pipeline part")
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per measurement")
@@ -24,10 +24,8 @@ def main(argv=None) -> int:
                   lever_net=args.lever_network or None,
                   out=Path(args.out) if args.out else bench.DEFAULT_OUT)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        sys.exit(f"error: {exc}")  # exit status 1, the message on stderr
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -40,11 +40,16 @@ def test_on_aistudio_the_command_installs_into_the_persistent_folder(monkeypatch
     assert importlib.import_module("palm_fake_pkg").VALUE == 42
 
 
-def test_import_without_opencv_names_it_in_one_line():
-    code = ("import sys; sys.modules['cv2'] = None\n"
+@pytest.mark.parametrize("module, expected", [
+    ("cv2", "palm_utils needs opencv-python-headless, not installed here"),
+    ("paddle", "palm_utils needs paddlepaddle, not installed here (paddlepaddle is the CPU build; "
+               "on a CUDA machine install paddlepaddle-gpu instead). Install with: pip install paddlepaddle"),
+])
+def test_import_without_a_package_names_it_in_one_line(module, expected):
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
             "try:\n    import palm_utils\n"
             "except ImportError as e:\n    print('MSG', e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120).stdout
     line = [l for l in out.splitlines() if l.startswith("MSG")]
-    assert len(line) == 1 and "palm_utils needs opencv-python-headless" in line[0]
+    assert len(line) == 1 and expected in line[0]
