@@ -1,10 +1,11 @@
 """The five chapters' networks, taken from the notebooks themselves.
 
 The benchmark must time exactly what a student trains, without a second copy
-of each network to drift out of date. So it reads each chapter notebook,
-keeps the top-level definitions of its code cells (classes, functions and
-UPPER_CASE constants, via :mod:`ast`) and executes them in a namespace that
-provides ``paddle``, ``nn``, ``F`` and ``math``.
+of each network to drift out of date. So it reads each chapter notebook with
+:func:`palm_utils.cli.netspec.exec_notebook` (the top-level definitions of
+its code cells: classes, functions and UPPER_CASE constants) in a namespace
+that provides ``paddle``, ``nn``, ``F`` and ``math``, as ``python -m
+palm_utils train --net notebooks/NN_x.ipynb:Class`` does.
 
 The same source also runs on PyTorch: :func:`torch_namespace` maps the few
 Paddle names the chapters use (``nn.Conv2D``, ``paddle.concat(axis=)``, ...)
@@ -13,13 +14,12 @@ for line.
 """
 from __future__ import annotations
 
-import ast
 import math
 import types
 from collections import OrderedDict
 from pathlib import Path
 
-import nbformat
+from palm_utils.cli import netspec
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -33,43 +33,16 @@ CHAPTERS = {
 }
 
 
-def definitions(notebook: Path) -> str:
-    """Source of the top-level classes, functions and UPPER_CASE constants
-    defined in ``notebook``'s code cells, in order."""
-    if not notebook.is_file():
-        raise FileNotFoundError(
-            f"{notebook}: chapter notebook not found; the benchmark reads the networks "
-            "from notebooks/ and must run from a checkout of the repository."
-        )
-    nb = nbformat.read(notebook, as_version=4)
-    parts = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:  # IPython magics; never used for definitions
-            continue
-        for node in tree.body:
-            keep = isinstance(node, (ast.ClassDef, ast.FunctionDef))
-            if isinstance(node, ast.Assign):
-                keep = all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
-            if keep:
-                parts.append(ast.get_source_segment(cell.source, node))
-    return "\n\n".join(parts)
-
-
 def paddle_namespace(data_format: str = "NCHW") -> dict:
     """``paddle``, ``nn``, ``F``, ``math`` for the notebook code. With
     ``data_format="NHWC"`` the layout-aware layers are built channels-last."""
+    if data_format == "NCHW":
+        return netspec.default_namespace()
     import paddle
 
-    nn = paddle.nn
-    if data_format != "NCHW":
-        nn = types.SimpleNamespace(**{k: getattr(paddle.nn, k) for k in dir(paddle.nn) if not k.startswith("_")})
-        for name in ("Conv2D", "BatchNorm2D", "MaxPool2D", "AvgPool2D", "AdaptiveAvgPool2D"):
-            base = getattr(paddle.nn, name)
-            setattr(nn, name, _with_format(base, data_format))
+    nn = types.SimpleNamespace(**{k: getattr(paddle.nn, k) for k in dir(paddle.nn) if not k.startswith("_")})
+    for name in ("Conv2D", "BatchNorm2D", "MaxPool2D", "AvgPool2D", "AdaptiveAvgPool2D"):
+        setattr(nn, name, _with_format(getattr(paddle.nn, name), data_format))
     return {"paddle": paddle, "nn": nn, "F": paddle.nn.functional, "math": math}
 
 
@@ -123,6 +96,13 @@ def build(name: str, namespace: dict, notebooks: Path = NOTEBOOKS):
     """Instantiate chapter network ``name`` (a key of :data:`CHAPTERS`)
     from its notebook, in ``namespace``."""
     notebook, expression = CHAPTERS[name]
-    scope = dict(namespace)
-    exec(compile(definitions(notebooks / notebook), str(notebooks / notebook), "exec"), scope)
+    path = notebooks / notebook
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: chapter notebook not found; the benchmark reads the networks "
+            "from notebooks/ and must run from a checkout of the repository."
+        )
+    # imports=False: the notebook's own `import paddle.nn as nn` would replace
+    # the channels-last and PyTorch stand-ins of `namespace`
+    scope = netspec.exec_notebook(path, namespace, imports=False)
     return eval(expression, scope)

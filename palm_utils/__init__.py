@@ -12,6 +12,7 @@ What the chapters call, one module per job (read these first):
 - :mod:`~palm_utils.plots`       samples, curves, confusion matrix
 - :mod:`~palm_utils.summary`     parameters, FLOPs, layer-by-layer shapes
 - :mod:`~palm_utils.results`     course reference figures, comparison table
+- :mod:`~palm_utils.gradcam`     Grad-CAM: where the network looked
 
 Behind them:
 
@@ -23,7 +24,10 @@ Behind them:
 - :mod:`~palm_utils.atomic`      atomic writes of files and folders
 - :mod:`~palm_utils.datasets`    where the data comes from: ``find_dataset``, the
   AI Studio zips, the generated stand-in, MNIST, environment variables
-- :mod:`~palm_utils.demo`        ``python -m palm_utils demo``: an end-to-end check
+- :mod:`~palm_utils.distributed` data-parallel training over several processes
+- :mod:`~palm_utils.deploy`      from a trained network to use: ``predict``, export
+- :mod:`~palm_utils.cli`         ``python -m palm_utils``: info, demo, prepare, synth,
+  train (one process or data parallel), predict
 
 The speed benchmark is not part of the package: it reads the chapter
 notebooks, so it lives beside them in the checkout (``benchmarks/``).
@@ -39,6 +43,7 @@ from .runtime import paddle  # noqa: E402,F401  (quiet import, MKL's AVX2 kernel
 from .checkpoint import load_params  # noqa: E402  (after the check above)
 from .datasets import DatasetInfo, find_dataset, load_mnist
 from .evaluation import evaluate_model, evaluation
+from .gradcam import grad_cam, show_grad_cam
 from .labels import LabelError, label_from_filename, training_samples, validation_samples
 from .loaders import PalmDataset, data_loader, valid_data_loader
 from .metrics import binary_metrics, bootstrap_ci, majority_baseline, wilson_interval
@@ -56,7 +61,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "best_epoch", "bootstrap_ci", "conv_out", "majority_baseline", "plot_runs", "reference_table",
-    "wilson_interval",
+    "wilson_interval", "grad_cam", "show_grad_cam",
     "CHANNEL_ORDER", "REFERENCE", "comparison_table", "count_flops", "count_params",
     "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
     "PalmDataset", "TrainingDiverged", "random_augment", "binary_metrics", "data_loader", "evaluate_model",

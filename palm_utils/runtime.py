@@ -106,6 +106,11 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+def cpu_threads_in_use() -> int | None:
+    """The CPU thread count :func:`configure_cpu` set, or None before it ran."""
+    return _CPU_THREADS
+
+
 def configure_cpu(threads: int | None = None) -> int:
     """Let Paddle's CPU kernels use every core.
 

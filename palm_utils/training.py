@@ -12,6 +12,9 @@ validates, prints one line, appends to the history, and saves atomically to
 - ``palm.pdparams`` / ``palm.pdopt``  the latest epoch (resume from here);
 - ``palm_best.pdparams``              the epoch with the best accuracy;
 - ``history.json``                    the history so far, with run metadata.
+
+``distributed=True`` runs the same loop in each process of a data-parallel
+job (``paddle.distributed.launch``; see :mod:`palm_utils.distributed`).
 """
 from __future__ import annotations
 
@@ -94,12 +97,14 @@ def _num_batches(loader):
 
 
 def run_epoch(model, optimizer, batches, loss_fn, desc="", total=None, progress=True,
-              scaler=None, save_dir=None) -> float:
+              scaler=None, save_dir=None, distributed: bool = False) -> float:
     """One pass over ``batches`` of ``(inputs, labels)`` tensors: forward,
     ``loss_fn(output, labels)``, backward, step. Shows a progress bar and
     returns the mean loss per sample. Raises :class:`TrainingDiverged` on a
     NaN or infinite loss. ``scaler`` (a ``paddle.amp.GradScaler``) turns on
-    float16 autocast."""
+    float16 autocast. ``distributed=True``: the loss of each step is averaged
+    over all processes (one small all-reduce), so the mean returned is that of
+    the whole training set and every process stops on the same NaN."""
     model.train()
     total_loss, count = 0.0, 0
     bar = tqdm(batches, total=total, file=sys.stdout, desc=desc, leave=False,
@@ -107,7 +112,11 @@ def run_epoch(model, optimizer, batches, loss_fn, desc="", total=None, progress=
     for step, (inputs, labels) in enumerate(bar, 1):
         with paddle.amp.auto_cast(enable=scaler is not None):
             loss = loss_fn(model(inputs), labels)
-        value = loss.item()
+        value, n = loss.item(), labels.shape[0]
+        if distributed:
+            from .distributed import global_mean_loss
+
+            value, n = global_mean_loss(value, n)
         if not math.isfinite(value):
             bar.close()
             where = f" in {save_dir}" if save_dir else ""
@@ -123,8 +132,8 @@ def run_epoch(model, optimizer, batches, loss_fn, desc="", total=None, progress=
             loss.backward()
             optimizer.step()
         optimizer.clear_grad()
-        total_loss += value * labels.shape[0]
-        count += labels.shape[0]
+        total_loss += value * n
+        count += n
         bar.set_postfix(loss=f"{total_loss / count:.4f}", refresh=False)
     bar.close()
     return total_loss / max(count, 1)
@@ -133,7 +142,8 @@ def run_epoch(model, optimizer, batches, loss_fn, desc="", total=None, progress=
 def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs: int = 5,
         save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
         name: str | None = None, progress: bool = True, prefix: str = "palm",
-        input_size=(1, 3, 224, 224), data: str | None = None, report=None) -> list[dict]:
+        input_size=(1, 3, 224, 224), data: str | None = None, report=None,
+        distributed: bool = False) -> list[dict]:
     """The loop behind :func:`train_pm` and :func:`train_classifier`.
 
     Every epoch: :func:`run_epoch` over ``train_loader`` with ``loss_fn``,
@@ -145,20 +155,36 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
     ``predictions`` (per-image labels and probabilities), those of the best
     epoch are kept in ``history.json`` as ``best_predictions``, so that
     intervals can be computed again later. Returns the history.
+
+    ``distributed=True``: one process of a data-parallel job (after
+    ``paddle.distributed.init_parallel_env``). ``model`` is wrapped in
+    ``paddle.DataParallel`` for training (unless it already is); the loaders
+    hold this process's share; ``evaluate`` must combine all processes'
+    shares (:func:`palm_utils.distributed.binary_eval`); BatchNorm statistics
+    are averaged after every epoch; only rank 0 prints and writes.
     """
     save_dir = Path(save_dir)
+    net, main = model, True
+    if distributed:
+        from . import distributed as dp
+
+        model, net, main = dp.unwrap(model), dp.wrap(model), dp.is_main()
+        progress = progress and main
+    say = print if main else (lambda *args, **kwargs: None)
     requested, epochs = epochs, quick.cap_epochs(epochs)
     total = _num_batches(train_loader)
     if quick.is_quick(announce=False):
-        print(f"quick mode: {epochs} of {requested} epochs, {total} batches per epoch "
+        say(f"quick mode: {epochs} of {requested} epochs, {total} batches per epoch "
               f"(unset PALM_QUICK for the full run)")
     use_amp = bool(amp) and has_gpu()
     if amp and not use_amp:
-        print("Mixed precision needs a GPU: training in float32 on the CPU.")
+        say("Mixed precision needs a GPU: training in float32 on the CPU.")
     scaler = paddle.amp.GradScaler() if use_amp else None
 
     history, start, best_predictions = [], 1, None
     meta = {**_run_meta(model, name, input_size, data), "amp": use_amp}
+    if distributed:
+        meta["world_size"] = dp.world_size()
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
         model.set_state_dict(load_state(params_path))
@@ -166,27 +192,34 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         saved = load_history(save_dir)
         history, best_predictions = saved["epochs"], saved.get("best_predictions")
         start = len(history) + 1
-        print(f"Resuming after epoch {len(history)} from {save_dir}/{prefix}.pdparams")
+        say(f"Resuming after epoch {len(history)} from {save_dir}/{prefix}.pdparams")
     best_acc = max((h["val_acc"] for h in history), default=-1.0)
 
     for epoch in range(start, epochs + 1):
         t0 = time.perf_counter()
-        train_loss = run_epoch(model, optimizer, iterate(train_loader), loss_fn,
+        train_loss = run_epoch(net, optimizer, iterate(train_loader), loss_fn,
                                desc=f"epoch {epoch}/{epochs}", total=total,
-                               progress=progress, scaler=scaler, save_dir=save_dir)
+                               progress=progress, scaler=scaler, save_dir=save_dir,
+                               distributed=distributed)
+        if distributed:
+            dp.sync_state(model)  # BatchNorm running statistics: the same on every rank
         seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         row = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, valid_loader),
                "seconds": seconds, "val_seconds": time.perf_counter() - t1}
         predictions = row.pop("predictions", None)  # kept for the best epoch only
         history.append(row)
-        print(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  {report(row)}  ({seconds:.1f} s)")
+        say(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  {report(row)}  ({seconds:.1f} s)")
 
-        save_state(model.state_dict(), params_path)
-        save_optimizer(optimizer, model, opt_path)
-        if row["val_acc"] > best_acc:
+        improved = row["val_acc"] > best_acc
+        if improved:
             best_acc = row["val_acc"]
             best_predictions = predictions and {"epoch": epoch, **predictions}
+        if not main:
+            continue
+        save_state(model.state_dict(), params_path)
+        save_optimizer(optimizer, model, opt_path)
+        if improved:
             save_state(model.state_dict(), save_dir / f"{prefix}_best.pdparams")
         atomic_write_json(save_dir / HISTORY_FILE, {"meta": meta, "epochs": history,
                                                     "best_predictions": best_predictions})
@@ -200,7 +233,8 @@ def _binary_eval(model, loader) -> dict:
 def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int = 5,
              save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
              aux_weight: float = 0.3, name: str | None = None, progress: bool = True,
-             prefix: str = "palm", input_size=(1, 3, 224, 224)) -> list[dict]:
+             prefix: str = "palm", input_size=(1, 3, 224, 224),
+             distributed: bool = False) -> list[dict]:
     """Train a one-logit ``model`` on PALM for ``epochs`` epochs, validating after each.
 
     ``train_loader`` / ``valid_loader`` may be course-style reader functions
@@ -216,7 +250,19 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     Raises :class:`TrainingDiverged` as soon as a loss is NaN or infinite.
     This is the loop chapter 1 writes out by hand, plus a progress bar, the
     NaN check, checkpoints, resume and mixed precision (see :func:`fit`).
+
+    ``distributed=True`` in each process of ``paddle.distributed.launch``:
+    pass this process's shares, :func:`palm_utils.distributed.train_loader`
+    and :func:`~palm_utils.distributed.valid_loader`; the validation numbers
+    cover the whole validation set and only rank 0 prints and writes.
     """
+    evaluate = _binary_eval
+    if distributed:
+        from .distributed import binary_eval as evaluate
+
+        if train_loader is None or valid_loader is None:
+            raise ValueError("distributed=True needs this process's train_loader and valid_loader "
+                             "(palm_utils.distributed.train_loader / valid_loader).")
     train_loader = train_loader if train_loader is not None else default_train_loader()
     valid_loader = valid_loader if valid_loader is not None else default_valid_loader()
 
@@ -224,10 +270,10 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
         return (f"val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}  "
                 f"auc {row['val_auc']:.4f}")
 
-    return fit(model, optimizer, train_loader, valid_loader, _bce_loss(aux_weight), _binary_eval,
+    return fit(model, optimizer, train_loader, valid_loader, _bce_loss(aux_weight), evaluate,
                epochs=epochs, save_dir=save_dir, resume=resume, amp=amp, name=name,
                progress=progress, prefix=prefix, input_size=input_size,
-               data=_data_description(), report=report)
+               data=_data_description(), report=report, distributed=distributed)
 
 
 @paddle.no_grad()

@@ -19,7 +19,9 @@ def trainable(model, torch=False):
 
 
 def test_definitions_come_from_the_notebooks_only():
-    source = networks.definitions(networks.NOTEBOOKS / "03_vgg.ipynb")
+    from palm_utils.cli.netspec import definitions
+
+    source = definitions(networks.NOTEBOOKS / "03_vgg.ipynb")
     assert "class VGG(nn.Layer)" in source and "def vgg_block" in source
     assert "VGG16_ARCH = " in source
     assert "train_pm" not in source and "import " not in source  # no statements that run work

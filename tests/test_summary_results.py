@@ -3,7 +3,7 @@ import json
 import pytest
 
 from palm_utils.checkpoint import atomic_write_json
-from palm_utils.demo import TinyNet
+from palm_utils.cli.demo import TinyNet
 from palm_utils.results import REFERENCE, comparison_table
 from palm_utils.runtime import paddle
 from palm_utils.summary import count_flops, count_params, layer_table

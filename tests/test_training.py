@@ -6,7 +6,7 @@ import pytest
 
 from palm_utils import evaluation, load_history, train_pm
 from palm_utils.checkpoint import load_state
-from palm_utils.demo import TinyNet
+from palm_utils.cli.demo import TinyNet
 from palm_utils.datasets.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
 from palm_utils.loaders import data_loader, valid_data_loader
 from palm_utils.runtime import paddle, set_seed

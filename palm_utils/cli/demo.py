@@ -6,7 +6,7 @@ machine before a chapter is run. It teaches nothing about architectures: the
 chapters define the real networks."""
 from __future__ import annotations
 
-from .runtime import paddle
+from ..runtime import paddle
 
 nn = paddle.nn
 
@@ -32,9 +32,9 @@ class TinyNet(nn.Layer):
 def run_demo(epochs: int = 3, save_dir: str = "checkpoints/demo", data_path=None) -> dict:
     """Find the data, train :class:`TinyNet` with ``train_pm``, evaluate the
     best checkpoint, and print the history and metrics."""
-    from .evaluation import evaluation
-    from .session import setup
-    from .training import train_pm
+    from ..evaluation import evaluation
+    from ..session import setup
+    from ..training import train_pm
 
     setup(data_path)
     model = TinyNet()

@@ -1,0 +1,89 @@
+"""The command line, ``python -m palm_utils COMMAND`` (or ``palm-utils COMMAND``).
+
+- ``info``     the data that would be used, the device and quick mode
+- ``demo``     an end-to-end check: a tiny CNN trained and evaluated (:mod:`.demo`)
+- ``prepare``  the three AI Studio zips -> a dataset folder
+- ``synth``    the generated stand-in dataset
+- ``train``    train a chapter's network, one process or data parallel (:mod:`.train`)
+- ``predict``  PM risk of new images into a CSV (:mod:`palm_utils.deploy.predict`)
+
+:mod:`.netspec` turns ``--net`` (a notebook's class, ``module:Class`` or a
+``paddle.vision.models`` name) into a network.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _size(text: str):
+    parts = [int(v) for v in text.lower().replace("x", " ").split()]
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def main(argv=None) -> int:
+    from ..datasets import config
+
+    parser = argparse.ArgumentParser(prog="python -m palm_utils", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="find the data, train and evaluate a small CNN end to end")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--data", help="dataset root (default: see `info`)")
+    p.add_argument("--save-dir", default="checkpoints/demo")
+
+    p = sub.add_parser("info", help="show the data that would be used, the device and quick mode")
+    p.add_argument("--data", help="dataset root")
+
+    p = sub.add_parser("prepare", help="turn the three AI Studio zips into a dataset folder")
+    p.add_argument("--src", default=None, help=f"folder of the zips (default {config.AISTUDIO_DEFAULT})")
+    p.add_argument("--dest", default=None, help="output folder (default data/PALM)")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+
+    p = sub.add_parser("synth", help="generate the fundus-like stand-in dataset")
+    p.add_argument("--dest", default=None, help="output folder (default data/PALM-standin)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=_size, default=224, help="224, or WxH such as 2124x2056")
+    p.add_argument("--force", action="store_true", help="regenerate even if present")
+
+    from ..deploy.predict import add_predict_arguments
+    from .train import add_train_parser
+
+    add_train_parser(sub)
+    add_predict_arguments(sub.add_parser("predict", help="PM risk of fundus images into a CSV"))
+
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        from .train import run_train
+
+        return run_train(args)
+    if args.command == "predict":
+        from ..deploy.predict import run_predict
+
+        return run_predict(args)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            run_demo(epochs=args.epochs, save_dir=args.save_dir, data_path=args.data)
+        elif args.command == "info":
+            from ..session import setup
+
+            setup(args.data)
+        elif args.command == "prepare":
+            from ..datasets.aistudio import prepare_aistudio
+
+            prepare_aistudio(Path(args.src or config.aistudio_dir()),
+                             Path(args.dest or config.prepared_dir()), force=args.force)
+        elif args.command == "synth":
+            from ..datasets.standin import generate_standin
+
+            root = generate_standin(Path(args.dest or config.standin_dir()), seed=args.seed,
+                                    size=args.size, overwrite=args.force)
+            print(f"Stand-in dataset ready at {root}")
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+

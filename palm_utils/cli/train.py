@@ -1,0 +1,277 @@
+"""``python -m palm_utils train``: train any network on PALM from the shell.
+
+::
+
+    python -m palm_utils train --net notebooks/05_resnet.ipynb:ResNet --epochs 5
+    python -m palm_utils train --net resnet50 --optimizer adam --lr 1e-4 --augment
+    python -m palm_utils train --net palm_utils.cli.demo:TinyNet --net-arg width=8
+
+``--net`` is a :mod:`~palm_utils.cli.netspec` spec. The data is what
+:func:`~palm_utils.find_dataset` finds (or ``--data``); the loop is
+:func:`~palm_utils.train_pm`. Beside its checkpoints and ``history.json`` in
+``--save-dir`` the command writes ``config.json`` (arguments, versions,
+device, data) and ``train.log`` (the printed lines), atomically.
+
+Data parallel, one process per CPU share or GPU (see
+:mod:`palm_utils.distributed`)::
+
+    python -m paddle.distributed.launch --nproc_per_node 2 --log_dir logs/launch \\
+        "$(command -v python)" -m palm_utils train --net ... [options]
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+CONFIG_FILE = "config.json"
+LOG_FILE = "train.log"
+OPTIMIZERS = ("momentum", "adam", "sgd")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _net_arg(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. num_classes=1")
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value
+
+
+def add_train_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``train`` subcommand to ``subparsers`` (from
+    ``parser.add_subparsers``); run it with :func:`run_train`."""
+    p = subparsers.add_parser(
+        "train", help="train a network (notebook class, module class or paddle.vision model)",
+        description=__doc__.split("\n\n")[0])
+    _add_arguments(p)
+    return p
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--net", required=True, metavar="SPEC",
+                   help="notebook.ipynb:ClassName, package.module:ClassName, or a "
+                        "paddle.vision.models name such as resnet50")
+    p.add_argument("--net-arg", action="append", type=_net_arg, default=[], metavar="KEY=VALUE",
+                   help="keyword argument for the network (repeatable; Python literals)")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=10, help="per process when data parallel")
+    p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
+    p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient (0: none)")
+    p.add_argument("--augment", action="store_true", help="random flips, rotations, brightness")
+    p.add_argument("--amp", action="store_true", help="float16 mixed precision (GPU only)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --save-dir")
+    p.add_argument("--save-dir", default=None, help="default checkpoints/<network name>")
+    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--data", default=None, help="dataset root (default: see `python -m palm_utils info`)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m palm_utils train", description=__doc__.split("\n\n")[0])
+    _add_arguments(parser)
+    return parser
+
+
+def build_optimizer(name: str, parameters, lr: float, momentum: float = 0.9,
+                    weight_decay: float = 0.0):
+    """``momentum`` / ``adam`` / ``sgd`` with L2 ``weight_decay`` (0: none)."""
+    from ..runtime import paddle
+
+    decay = weight_decay or None
+    if name == "momentum":
+        return paddle.optimizer.Momentum(learning_rate=lr, momentum=momentum,
+                                         parameters=parameters, weight_decay=decay)
+    if name == "adam":
+        return paddle.optimizer.Adam(learning_rate=lr, parameters=parameters, weight_decay=decay)
+    if name == "sgd":
+        return paddle.optimizer.SGD(learning_rate=lr, parameters=parameters, weight_decay=decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+
+
+class _LogTee(io.TextIOBase):
+    """Passes writes on to ``stream`` and keeps each completed line (the
+    last ``\\r`` segment, so progress bars drop out) in ``path``, rewritten
+    atomically after every line."""
+
+    def __init__(self, stream, path: Path, keep: str = ""):
+        self.stream, self.path = stream, Path(path)
+        self.lines = keep.splitlines()
+        self.pending = ""
+
+    def write(self, text):
+        self.stream.write(text)
+        self.pending += text
+        if "\n" in self.pending:
+            *done, self.pending = self.pending.split("\n")
+            added = False
+            for line in done:
+                line = _ANSI.sub("", line.rsplit("\r", 1)[-1]).rstrip()
+                if line:
+                    self.lines.append(line)
+                    added = True
+            if added:
+                self.save()
+        return len(text)
+
+    def save(self):
+        from ..checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(self.path, ("\n".join(self.lines) + "\n").encode("utf-8"))
+
+    def flush(self):
+        self.stream.flush()
+
+    def isatty(self):
+        return self.stream.isatty()
+
+    @property
+    def encoding(self):
+        return getattr(self.stream, "encoding", "utf-8")
+
+
+def _versions() -> dict:
+    import numpy
+
+    from .. import __version__
+    from ..runtime import paddle
+
+    return {"python": platform.python_version(), "paddle": paddle.__version__,
+            "paddle_commit": getattr(paddle.version, "commit", None),
+            "numpy": numpy.__version__, "palm_utils": __version__,
+            "platform": platform.platform()}
+
+
+def _device(world: int) -> dict:
+    from ..runtime import cpu_threads_in_use, paddle
+
+    return {"device": paddle.get_device(), "world_size": world,
+            "backend": os.environ.get("PADDLE_DISTRI_BACKEND") if world > 1 else None,
+            "cpu_threads_per_process": cpu_threads_in_use()}
+
+
+def _default_save_dir(spec) -> str:
+    return str(Path("checkpoints") / spec.name.lower())
+
+
+def run_train(args) -> int:
+    """Run the ``train`` subcommand for parsed ``args``; returns the exit code."""
+    from .. import distributed as pd_dist
+    from . import netspec
+
+    spec = netspec.parse_spec(args.net)
+    save_dir = Path(args.save_dir or _default_save_dir(spec))
+    rank, world = pd_dist.init()
+    main = rank == 0
+    tee = None
+    if main:
+        keep = ""
+        if args.resume and (save_dir / LOG_FILE).is_file():
+            keep = (save_dir / LOG_FILE).read_text(encoding="utf-8")
+        tee = _LogTee(sys.stdout, save_dir / LOG_FILE, keep)
+        sys.stdout = tee
+    try:
+        return _train(args, spec, save_dir, rank, world)
+    except (FloatingPointError, OSError, ValueError) as exc:  # TrainingDiverged is a FloatingPointError
+        print(f"error: {exc}", file=sys.stderr)
+        if tee is not None:
+            tee.lines.append(f"error: {exc}")
+            tee.save()
+        return 1
+    finally:
+        if tee is not None:
+            sys.stdout = tee.stream
+
+
+def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
+    import palm_utils as pu
+
+    from .. import distributed as pd_dist
+    from . import netspec
+    from ..checkpoint import atomic_write_json
+    from ..runtime import configure_cpu, cpu_threads, has_gpu, paddle
+
+    main = rank == 0
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if world == 1:
+        pu.select_device(verbose=True)
+    else:
+        if not has_gpu():
+            paddle.set_device("cpu")
+            configure_cpu(max(1, cpu_threads() // pd_dist.local_world_size()))
+        if main:
+            print(f"Data parallel: {world} processes on {paddle.get_device()} "
+                  f"(backend {os.environ.get('PADDLE_DISTRI_BACKEND', 'nccl')}), "
+                  f"batch size {args.batch_size} per process")
+    pu.set_seed(args.seed)
+
+    # rank 0 first: it may generate the stand-in, which the others then find
+    info = pu.find_dataset(args.data, verbose=True) if main else None
+    pd_dist.barrier()
+    if not main:
+        info = pu.find_dataset(args.data, verbose=False)
+
+    net_kwargs = dict(args.net_arg)
+    model = netspec.load_network(spec, **net_kwargs)
+    if main:
+        print(f"Network: {netspec.describe(spec)}"
+              + (f" with {net_kwargs}" if net_kwargs else "")
+              + f", {pu.count_params(model):,} parameters")
+    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr,
+                                momentum=args.momentum, weight_decay=args.weight_decay)
+
+    config = {"args": {k: v for k, v in vars(args).items() if not callable(v)},
+              "command": sys.argv, "network": netspec.describe(spec), "network_kwargs": net_kwargs,
+              "save_dir": str(save_dir), "versions": _versions(), **_device(world),
+              "data": {"root": str(info.root), "source": info.source, "standin": info.standin,
+                       "train_counts": info.train_counts,
+                       "valid_counts": {str(k): v for k, v in info.valid_counts.items()}},
+              "quick": pu.is_quick(announce=False), "started": started}
+    if main:
+        atomic_write_json(save_dir / CONFIG_FILE, config)
+
+    common = dict(epochs=args.epochs, save_dir=save_dir, resume=args.resume, amp=args.amp,
+                  name=spec.name, progress=not args.no_progress)
+    if world == 1:
+        train = pu.data_loader(info.train_dir, batch_size=args.batch_size, augment=args.augment)
+        valid = pu.valid_data_loader(info.valid_dir, info.label_file, batch_size=args.batch_size)
+        history = pu.train_pm(model, optimizer, train, valid, **common)
+    else:
+        done = 0
+        if args.resume and (save_dir / "history.json").is_file():
+            done = len(pu.load_history(save_dir)["epochs"])
+        train_set = pu.PalmDataset.train(info.train_dir, augment=args.augment, seed=args.seed + rank)
+        valid_set = pu.PalmDataset.valid(info.valid_dir, info.label_file)
+        train = pd_dist.train_loader(train_set, args.batch_size, seed=args.seed, first_epoch=done)
+        valid = pd_dist.valid_loader(valid_set, args.batch_size)
+        history = pu.train_pm(model, optimizer, train, valid, distributed=True, **common)
+
+    print(f"rank {rank}/{world}: parameters sha256 {pd_dist.fingerprint(model)}")
+    if main:
+        config.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), epochs_done=len(history))
+        atomic_write_json(save_dir / CONFIG_FILE, config)
+        if history:
+            best = max(history, key=lambda h: h["val_acc"])
+            print(f"Saved to {save_dir}: best val acc {best['val_acc']:.4f} (epoch {best['epoch']})")
+    pd_dist.barrier()
+    return 0
+
+
+def train_main(argv=None) -> int:
+    """``python -m palm_utils train`` with its own parser (``argv`` without
+    the word ``train``)."""
+    return run_train(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(train_main())

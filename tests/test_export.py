@@ -1,0 +1,205 @@
+"""Exported networks give the eager network's logits: through
+paddle.inference (PREFIX.json on Paddle 3, PREFIX.pdmodel on 2.6) and, where
+paddle2onnx and onnxruntime are installed, through ONNX."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from palm_utils.deploy.export import (PROGRAM_SUFFIXES, Predictor, export_model, export_onnx,
+                               load_predictor, program_file)
+from palm_utils.runtime import paddle, set_seed
+
+nn = paddle.nn
+F = paddle.nn.functional
+SHAPE = (3, 64, 64)
+TOLERANCE = 1e-5
+
+
+class TinyCNN(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, stride=2, padding=1)
+        self.bn = nn.BatchNorm2D(8)
+        self.fc = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.fc(F.relu(self.bn(self.conv(x))).mean(axis=[2, 3]))
+
+
+class ConvBN(nn.Layer):
+    def __init__(self, cin, cout, k, stride=1, act=True):
+        super().__init__()
+        self.conv = nn.Conv2D(cin, cout, k, stride=stride, padding=(k - 1) // 2, bias_attr=False)
+        self.bn = nn.BatchNorm2D(cout)
+        self.act = act
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        return F.relu(y) if self.act else y
+
+
+class Bottleneck(nn.Layer):
+    def __init__(self, cin, c, stride=1):
+        super().__init__()
+        self.conv1, self.conv2 = ConvBN(cin, c, 1), ConvBN(c, c, 3, stride)
+        self.conv3 = ConvBN(c, 4 * c, 1, act=False)
+        self.shortcut = ConvBN(cin, 4 * c, 1, stride, act=False) if stride != 1 or cin != 4 * c else None
+
+    def forward(self, x):
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return F.relu(self.conv3(self.conv2(self.conv1(x))) + identity)
+
+
+class MiniResNet(nn.Layer):
+    """Chapter 5's ResNet in miniature (stem, max pool, bottlenecks, global
+    average pool, one logit), with a GoogLeNet-style auxiliary head returned
+    as a tuple in training mode: the export must keep only the main logit."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBN(3, 8, 7, stride=2)
+        self.maxpool = nn.MaxPool2D(3, stride=2, padding=1)
+        self.layer1 = nn.Sequential(Bottleneck(8, 4), Bottleneck(16, 4))
+        self.layer2 = nn.Sequential(Bottleneck(16, 8, stride=2))
+        self.avgpool = nn.AdaptiveAvgPool2D(1)
+        self.fc = nn.Linear(32, 1)
+        self.aux = nn.Linear(16, 1)
+
+    def forward(self, x):
+        x = self.layer1(self.maxpool(self.stem(x)))
+        logit = self.fc(paddle.flatten(self.avgpool(self.layer2(x)), 1))
+        if self.training:
+            return logit, self.aux(paddle.flatten(self.avgpool(x), 1))
+        return logit
+
+
+def _trained_a_little(model):
+    """A few steps so BatchNorm's running statistics are not the defaults."""
+    opt = paddle.optimizer.SGD(learning_rate=1e-3, parameters=model.parameters())
+    rng = np.random.default_rng(0)
+    model.train()
+    for _ in range(3):
+        out = model(paddle.to_tensor(rng.uniform(-1, 1, (4, *SHAPE)).astype("float32")))
+        out = out[0] if isinstance(out, tuple) else out
+        (out ** 2).mean().backward()
+        opt.step()
+        opt.clear_grad()
+    model.eval()
+    return model
+
+
+def _eager(model, x):
+    with paddle.no_grad():
+        return model(paddle.to_tensor(x)).numpy()
+
+
+@pytest.fixture(scope="module", params=[TinyCNN, MiniResNet])
+def exported(request, tmp_path_factory):
+    set_seed(0)
+    model = _trained_a_little(request.param())
+    prefix = tmp_path_factory.mktemp("export") / request.param.__name__
+    program = export_model(model, prefix, SHAPE)
+    return model, prefix, program
+
+
+def test_export_writes_program_and_params(exported):
+    model, prefix, program = exported
+    expected = ".json" if program.suffix == ".json" else ".pdmodel"
+    assert program == program_file(prefix) and program.suffix in PROGRAM_SUFFIXES
+    assert program.name == prefix.name + expected
+    assert prefix.with_name(prefix.name + ".pdiparams").is_file()
+    assert not model.training
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_inference_predictor_matches_eager(exported, batch):
+    model, prefix, _ = exported
+    predictor = load_predictor(prefix, device="cpu")
+    assert isinstance(predictor, Predictor)
+    x = np.random.default_rng(batch).uniform(-1, 1, (batch, *SHAPE)).astype("float32")
+    expected, got = _eager(model, x), predictor(x)
+    assert got.shape == expected.shape == (batch, 1)
+    diff = float(np.abs(got - expected).max())
+    print(f"{prefix.name} batch {batch}: max |eager - inference| = {diff:.2e}")
+    assert diff < TOLERANCE
+
+
+def test_training_mode_is_restored_after_export(tmp_path):
+    set_seed(0)
+    model = TinyCNN()
+    model.train()
+    export_model(model, tmp_path / "m", SHAPE)
+    assert model.training
+
+
+def test_missing_export_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.json and nothere\.pdmodel"):
+        load_predictor(tmp_path / "nothere")
+
+
+def test_class_without_source_is_a_clear_error(tmp_path):
+    namespace = {"nn": nn}
+    exec("class NoSource(nn.Layer):\n"
+         "    def __init__(self):\n"
+         "        super().__init__()\n"
+         "        self.fc = nn.Linear(3, 1)\n"
+         "    def forward(self, x):\n"
+         "        return self.fc(x.mean(axis=[2, 3]))\n", namespace)
+    with pytest.raises(OSError, match="cannot be read back"):
+        export_model(namespace["NoSource"](), tmp_path / "m", SHAPE)
+
+
+def test_export_onnx_without_paddle2onnx_names_the_package(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_paddle2onnx(name, *args, **kwargs):
+        if name == "paddle2onnx":
+            raise ImportError("No module named 'paddle2onnx'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_paddle2onnx)
+    with pytest.raises(ImportError, match="needs the paddle2onnx package: pip install paddle2onnx"):
+        export_onnx(TinyCNN(), tmp_path / "m.onnx", SHAPE)
+
+
+def test_onnx_round_trip(exported, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="running ONNX needs onnxruntime (pip install onnxruntime)")
+    model, prefix, _ = exported
+    try:  # paddle2onnx may be missing, or (2.x on Paddle 2.6) refuse this Paddle
+        path = export_onnx(model, tmp_path / f"{prefix.name}.onnx", SHAPE)
+    except ImportError as exc:
+        pytest.skip(f"ONNX export needs a paddle2onnx for this Paddle: {exc}")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    assert inp.name == "image" and list(inp.shape[1:]) == list(SHAPE)
+    for batch in (1, 3):
+        x = np.random.default_rng(10 + batch).uniform(-1, 1, (batch, *SHAPE)).astype("float32")
+        (got,) = session.run(None, {inp.name: x})
+        diff = float(np.abs(got - _eager(model, x)).max())
+        print(f"{prefix.name} batch {batch}: max |eager - onnx| = {diff:.2e}")
+        assert got.shape == (batch, 1) and diff < TOLERANCE
+
+
+def test_a_network_read_from_a_notebook_exports(tmp_path):
+    """Classes that netspec builds from a notebook's text (the notebook file is
+    JSON, not Python) still export: jit.save reads their forward() source."""
+    from test_netspec import write_notebook
+
+    from palm_utils.cli.netspec import load_network
+
+    cells = [("markdown", "# A chapter"),
+             ("code", "import paddle.nn as nn\n\n"
+                      "class FromText(nn.Layer):\n"
+                      "    def __init__(self):\n"
+                      "        super().__init__()\n"
+                      "        self.fc = nn.Linear(3, 1)\n\n"
+                      "    def forward(self, x):\n"
+                      "        return self.fc(x.mean(axis=[2, 3]))\n")]
+    model = load_network(f"{write_notebook(tmp_path / 'ch.ipynb', cells)}:FromText")
+    model.eval()
+    export_model(model, tmp_path / "m", SHAPE)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, *SHAPE)).astype("float32")
+    assert np.abs(load_predictor(tmp_path / "m", device="cpu")(x) - _eager(model, x)).max() < TOLERANCE

@@ -1,0 +1,156 @@
+"""``python -m palm_utils train`` in subprocesses: one process in quick mode on
+the generated stand-in, and two data-parallel CPU processes (gloo) started by
+``paddle.distributed.launch``."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import make_mini_palm
+from palm_utils import find_dataset, training
+from palm_utils.cli import netspec
+from palm_utils.checkpoint import load_state
+from palm_utils.distributed import fingerprint
+from palm_utils.evaluation import evaluate_model
+from palm_utils.loaders import valid_data_loader
+from palm_utils.runtime import paddle
+from palm_utils.cli.train import build_parser, build_optimizer
+from test_netspec import write_notebook
+
+# The subcommand until it is wired into ``python -m palm_utils``; then
+# ("-m", "palm_utils", "train") runs the same function.
+TRAIN = ("-m", "palm_utils", "train")
+SHA = re.compile(r"rank (\d)/(\d): parameters sha256 ([0-9a-f]{64})")
+
+
+def run(cmd, tmp_path, timeout, **env):
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env})
+    seconds = time.perf_counter() - t0
+    print(f"{' '.join(cmd[:6])} ...: {seconds:.1f} s")
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc, seconds
+
+
+def test_parser_defaults_and_optimizers():
+    args = build_parser().parse_args(["--net", "resnet50"])
+    assert (args.epochs, args.batch_size, args.lr, args.optimizer, args.momentum, args.weight_decay,
+            args.seed, args.augment, args.amp, args.resume) == (5, 10, 0.001, "momentum", 0.9, 0.0,
+                                                                 2024, False, False, False)
+    args = build_parser().parse_args(["--net", "x.ipynb:Net", "--net-arg", "width=8",
+                                      "--net-arg", "name=abc", "--optimizer", "adam"])
+    assert args.net_arg == [("width", 8), ("name", "abc")]
+    params = paddle.nn.Linear(2, 1).parameters()
+    assert type(build_optimizer("sgd", params, 0.1, weight_decay=1e-4)).__name__ == "SGD"
+    assert type(build_optimizer("momentum", params, 0.1)).__name__ == "Momentum"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--net", "resnet50", "--optimizer", "rmsprop"])
+
+
+def test_train_one_epoch_quick_on_the_standin(tmp_path):
+    nb = write_notebook(tmp_path / "tiny.ipynb")
+    save = tmp_path / "ck"
+    proc, seconds = run([sys.executable, *TRAIN, "--net", f"{nb}:TinyBN", "--net-arg", "width=4",
+                         "--epochs", "3", "--optimizer", "adam", "--save-dir", str(save)],
+                        tmp_path, timeout=300, PALM_QUICK="1", PALM_OFFLINE="1",
+                        PALM_HOME=str(tmp_path / "home"))
+    assert seconds < 120
+    for name in ("config.json", "history.json", "train.log", "palm.pdparams", "palm.pdopt",
+                 "palm_best.pdparams"):
+        assert (save / name).is_file(), name
+    assert not list(save.glob("*.tmp")) and not list(save.glob(".*"))
+    assert (tmp_path / "home" / "PALM-standin").is_dir()   # generated under PALM_HOME, not the repo
+
+    config = json.loads((save / "config.json").read_text())
+    assert config["args"]["net"] == f"{nb}:TinyBN" and config["args"]["epochs"] == 3
+    assert config["args"]["optimizer"] == "adam" and config["network_kwargs"] == {"width": 4}
+    assert config["versions"]["paddle"] == paddle.__version__
+    assert config["device"] == "cpu" and config["world_size"] == 1
+    assert config["data"]["standin"] and config["quick"] and config["epochs_done"] == 1
+
+    history = json.loads((save / "history.json").read_text())
+    assert [h["epoch"] for h in history["epochs"]] == [1]      # quick mode: one epoch
+    assert history["meta"]["model"] == "TinyBN"
+    log = (save / "train.log").read_text()
+    assert re.search(r"^epoch 1/1  train loss [\d.]+  val loss [\d.]+  acc [\d.]+", log, re.M)
+    assert "Network: class TinyBN defined in notebook" in log and "\r" not in log
+    assert log.splitlines()[-2:] == proc.stdout.splitlines()[-2:]
+
+
+def _launch(tmp_path, log_dir, *args):
+    return [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+            "--log_dir", str(log_dir), sys.executable, *TRAIN, *args]
+
+
+def _fingerprints(log_dir: Path) -> dict:
+    found = {}
+    for i in (0, 1):
+        text = (log_dir / f"workerlog.{i}").read_text(errors="replace")
+        ranks = SHA.findall(text)
+        assert ranks, f"workerlog.{i} has no checksum line:\n{text[-2000:]}"
+        rank, world, sha = ranks[-1]
+        assert (int(rank), int(world)) == (i, 2)
+        found[i] = sha
+    return found
+
+
+@pytest.mark.skipif(not paddle.is_compiled_with_distribute(),
+                    reason="this Paddle build has no distributed support (gloo)")
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="paddle.distributed.launch with gloo on the CPU is tested on Linux only")
+def test_two_processes_on_the_cpu_stay_identical_and_validate_everything(tmp_path):
+    data = make_mini_palm(tmp_path / "palm", n_train=24, n_valid=21)   # 21: unequal shares
+    nb = write_notebook(tmp_path / "tiny.ipynb")                        # with BatchNorm
+    save = tmp_path / "ck"
+    common = ["--net", f"{nb}:TinyBN", "--data", str(data), "--batch-size", "4", "--lr", "0.01",
+              "--save-dir", str(save), "--no-progress", "--augment"]
+    env = dict(PALM_OFFLINE="1", PALM_HOME=str(tmp_path / "home"))
+
+    _, first = run(_launch(tmp_path, tmp_path / "log1", *common, "--epochs", "2"), tmp_path, 240, **env)
+    sha = _fingerprints(tmp_path / "log1")
+    assert sha[0] == sha[1]                                  # both ranks hold the same network
+    history = json.loads((save / "history.json").read_text())
+    assert [h["epoch"] for h in history["epochs"]] == [1, 2]
+    assert history["meta"]["world_size"] == 2
+
+    # only rank 0 prints the epochs and writes
+    assert "epoch 2/2  train loss" in (tmp_path / "log1" / "workerlog.0").read_text()
+    assert "epoch 2/2  train loss" not in (tmp_path / "log1" / "workerlog.1").read_text()
+    config = json.loads((save / "config.json").read_text())
+    assert config["world_size"] == 2 and config["backend"] == "gloo"
+
+    # resume: a third epoch, both ranks from the saved state
+    _, second = run(_launch(tmp_path, tmp_path / "log2", *common, "--epochs", "3", "--resume"),
+                    tmp_path, 240, **env)
+    sha = _fingerprints(tmp_path / "log2")
+    assert sha[0] == sha[1]
+    history = json.loads((save / "history.json").read_text())["epochs"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    log = (save / "train.log").read_text()
+    assert all(f"epoch {e}/" in log for e in (1, 2, 3)) and "Resuming after epoch 2" in log
+
+    # the saved network is what both ranks ended with, and the recorded
+    # validation numbers are those of the whole validation set (21 images)
+    model = netspec.load_network(f"{nb}:TinyBN")
+    model.set_state_dict(load_state(save / "palm.pdparams"))
+    assert fingerprint(model) == sha[0]
+    info = find_dataset(data, verbose=False)
+    result = evaluate_model(model, valid_data_loader(info.valid_dir, info.label_file, batch_size=5))
+    assert result["n"] == 21
+
+    # the same record as a one-process train_pm: the row's keys, and the best
+    # epoch's predictions gathered back into validation-set order
+    single = training._binary_eval(model, valid_data_loader(info.valid_dir, info.label_file))
+    assert set(history[-1]) == {"epoch", "train_loss", "seconds", "val_seconds", *single} - {"predictions"}
+    best = json.loads((save / "history.json").read_text()).get("best_predictions")
+    if "predictions" in single:
+        assert best["labels"] == single["predictions"]["labels"]
+    assert result["accuracy"] == pytest.approx(history[-1]["val_acc"])
+    assert result["loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-4)
+    assert first + second < 120, f"2-process runs took {first:.0f} s + {second:.0f} s"
