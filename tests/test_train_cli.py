@@ -22,16 +22,17 @@ from palm_utils.runtime import paddle
 from palm_utils.cli.train import build_parser, build_optimizer
 from test_netspec import write_notebook
 
-# The subcommand until it is wired into ``python -m palm_utils``; then
-# ("-m", "palm_utils", "train") runs the same function.
 TRAIN = ("-m", "palm_utils", "train")
+REPO = Path(__file__).resolve().parent.parent
 SHA = re.compile(r"rank (\d)/(\d): parameters sha256 ([0-9a-f]{64})")
 
 
 def run(cmd, tmp_path, timeout, **env):
     t0 = time.perf_counter()
+    # the checkout's palm_utils also where it is not installed (the AI Studio-like line)
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **env})
+                          env={**os.environ, "PYTHONPATH": path, **env})
     seconds = time.perf_counter() - t0
     print(f"{' '.join(cmd[:6])} ...: {seconds:.1f} s")
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

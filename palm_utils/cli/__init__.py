@@ -25,7 +25,8 @@ def _size(text: str):
 def main(argv=None) -> int:
     from ..datasets import config
 
-    parser = argparse.ArgumentParser(prog="python -m palm_utils", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m palm_utils",
+                                     description="The shared code of the classic-CNN chapters on iChallenge-PM.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="find the data, train and evaluate a small CNN end to end")
