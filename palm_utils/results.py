@@ -29,11 +29,12 @@ class Run(NamedTuple):
     """A run a chapter saves under ``checkpoints/<folder>``."""
     chapter: int
     label: str       #: row name in the tables
-    reference: str   #: key of :data:`REFERENCE`: the network it compares with
+    reference: str | None  #: key of :data:`REFERENCE`: the course network it compares with
     course: bool     #: True: the course's own setup; False: a variation of it
 
 
-#: The runs of the five chapters, by ``save_dir`` folder name.
+#: The runs the chapters save, by ``save_dir`` folder name. Networks the
+#: course does not have (ResNet-18, chapters 6-8) have no reference.
 RUNS = {
     "lenet_mnist": Run(1, "LeNet (MNIST)", "LeNet (MNIST)", True),
     "lenet_mnist_relu": Run(1, "LeNet (MNIST), ReLU + Adam", "LeNet (MNIST)", False),
@@ -43,6 +44,13 @@ RUNS = {
     "vgg16": Run(3, "VGG-16", "VGG-16", True),
     "googlenet": Run(4, "GoogLeNet", "GoogLeNet", True),
     "resnet50": Run(5, "ResNet-50", "ResNet-50", True),
+    "resnet18": Run(5, "ResNet-18", None, False),
+    "nin": Run(6, "NiN", None, False),
+    "densenet121": Run(6, "DenseNet-121", None, False),
+    "inception_v3": Run(7, "Inception v3", None, False),
+    "se_resnet50": Run(7, "SE-ResNet-50", None, False),
+    "mobilenet_v2": Run(8, "MobileNetV2", None, False),
+    "efficientnet_b0": Run(8, "EfficientNet-B0", None, False),
 }
 
 
@@ -119,6 +127,8 @@ def course_reference(run: str, variations: bool = False) -> str:
     info = RUNS.get(run)
     if info is None:
         return ""
+    if info.reference is None:
+        return NOT_IN_COURSE
     return REFERENCE[info.reference] if (info.course or variations) else NOT_IN_COURSE
 
 
