@@ -41,8 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOOK_DIR = REPO / "book"
 NOTEBOOKS = REPO / "notebooks"
 DEFAULT_OUT = REPO / "build" / "book"
-COMPARISON_NOTEBOOK = "05_resnet.ipynb"
-COMPARISON_CALL = "pu.comparison_table("
+RESULTS = REPO / "results" / "full-run"
 MARKER = "% palm:comparison-table"
 # The parts of MathJax 2 the pages load: the combined TeX + MathML config
 # with HTML-CSS output, the STIX web fonts it uses (the only font set the
@@ -136,46 +135,36 @@ def execute(notebooks_dir: Path, staging: Path, *, quick: bool = True, timeout: 
     return staging
 
 
-def _output_text(out) -> str:
-    if out.output_type == "stream":
-        return out.text
-    data = out.get("data", {})
-    value = data.get("text/plain", "")
-    return value if isinstance(value, str) else "".join(value)
+def leaderboard_section(results: Path = RESULTS) -> str:
+    """MyST for the landing page: the leaderboard of every network of the
+    series, computed at build time from the full runs' histories in
+    ``results/full-run/<run>/history.json`` (the runs whose outputs the
+    chapters store), with 95 % intervals; runs without a history are listed."""
+    from palm_utils.results import RUNS, comparison_table
 
-
-def comparison_section(notebook: Path) -> str:
-    """MyST for the landing page: where the table comes from, then chapter 5's
-    stored comparison table as raw HTML."""
-    if not notebook.is_file():
-        raise BuildError(f"{notebook} not found: the landing page takes its comparison table from it")
-    nb = nbformat.read(notebook, as_version=4)
-    table = None
-    for cell in nb.cells:
-        if cell.cell_type == "code" and COMPARISON_CALL in cell.source:
-            for out in cell.outputs:
-                html = out.get("data", {}).get("text/html") if out.output_type == "execute_result" else None
-                if html:
-                    table = html if isinstance(html, str) else "".join(html)
-    if table is None:
-        raise BuildError(f"{notebook.name} has no stored output of a cell calling {COMPARISON_CALL}...): "
-                         "execute it first")
-    run = ""
-    for cell in reversed(nb.cells):
-        texts = [_output_text(o) for o in cell.get("outputs", [])]
-        hits = [t.strip() for t in texts if t.strip().startswith("This run:")]
-        if hits:
-            run = hits[-1].splitlines()[0]
-            break
+    if not results.is_dir():
+        raise BuildError(f"{results} not found: the leaderboard reads the full runs' histories from it")
+    saved = sorted(p.parent.name for p in results.glob("*/history.json"))
+    order = [run for run in RUNS if run in saved] + [run for run in saved if run not in RUNS]
+    table = comparison_table(results, runs=order, reference=True)
+    if table.empty:
+        raise BuildError(f"{results} holds no history.json: nothing to put on the leaderboard")
+    missing = [RUNS[run].label for run in RUNS if run not in saved]
     lines = [
-        "下表取自**第 5 章保存的那次运行**：构建本书时，从 [第 5 章](05_resnet.ipynb) 里调用",
-        "`pu.comparison_table(...)` 的单元格中把保存的输出原样复制过来，没有重新运行，也没有手工填写任何数字。",
-        "*(Taken at build time from the stored output of chapter 5's comparison cell.)*",
+        "下表在构建本书时由 `results/full-run/` 中各次完整运行保存的 `history.json` 生成"
+        "（`pu.comparison_table(\"results/full-run\", reference=True)`），没有手工填写任何数字；"
+        "各章保存的输出来自同样的运行。",
+        "*(Built from the full runs' saved histories; nothing typed in by hand.)*",
+        "",
+        "```{raw} html",
+        '<div class="comparison-table">',
+        table.to_html(classes="dataframe", na_rep="–").strip(),
+        "</div>",
+        "```",
         "",
     ]
-    if run:
-        lines += [f"第 5 章的那次运行：`{run}`", ""]
-    lines += ["```{raw} html", '<div class="comparison-table">', table.strip(), "</div>", "```", ""]
+    if missing:
+        lines += [f"还没有完整运行、因而不在表中的：{'、'.join(missing)}。", ""]
     return "\n".join(lines)
 
 
@@ -199,11 +188,11 @@ def copy_mathjax(dest: Path) -> None:
             shutil.copy2(source, target)
 
 
-def assemble(notebooks_dir: Path, src: Path, comparison_dir: Path | None = None,
+def assemble(notebooks_dir: Path, src: Path, results: Path = RESULTS,
              book_dir: Path = BOOK_DIR) -> Path:
-    """The Sphinx source folder: book/, the notebooks, the landing page with
-    the comparison table (from ``comparison_dir``, default ``notebooks_dir``)
-    and MathJax."""
+    """The Sphinx source folder: book/, the notebooks and their diagrams, the
+    landing page with the leaderboard (from the histories in ``results``) and
+    MathJax."""
     shutil.copytree(book_dir, src, ignore=shutil.ignore_patterns("__pycache__", "_build"))
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         shutil.copy2(path, src / path.name)
@@ -213,7 +202,7 @@ def assemble(notebooks_dir: Path, src: Path, comparison_dir: Path | None = None,
     text = index.read_text(encoding="utf-8")
     if MARKER not in text:
         raise BuildError(f"{book_dir / 'index.md'} lacks the line {MARKER!r}")
-    section = comparison_section(Path(comparison_dir or notebooks_dir) / COMPARISON_NOTEBOOK)
+    section = leaderboard_section(results)
     index.write_text(text.replace(MARKER, section), encoding="utf-8")
     copy_mathjax(src / "_static" / "mathjax")
     return src

@@ -93,15 +93,24 @@ def test_failing_notebook_is_named_and_previous_book_kept(tmp_path, capsys):
     assert nbformat.read(notebooks / "99_broken.ipynb", as_version=4) == before  # only the copy was executed
 
 
-def test_landing_page_takes_the_table_from_chapter_5(tmp_path):
-    section = book.comparison_section(REPO / "notebooks" / book.COMPARISON_NOTEBOOK)
-    assert "第 5 章保存的那次运行" in section and "<table" in section
-    nb = nbformat.read(REPO / "notebooks" / book.COMPARISON_NOTEBOOK, as_version=4)
-    stored = [o.data["text/html"] for c in nb.cells if c.cell_type == "code" and book.COMPARISON_CALL in c.source
-              for o in c.outputs if o.output_type == "execute_result"]
-    assert stored and stored[-1].strip() in section
+def test_leaderboard_comes_from_the_full_runs_histories(tmp_path):
+    import json
+    import shutil
+
+    section = book.leaderboard_section(book.RESULTS)
+    assert "<table" in section and "acc 95 % CI" in section
+    for history in book.RESULTS.glob("*/history.json"):
+        assert f"<th>{history.parent.name}</th>" in section
+        best = max(r["val_acc"] for r in json.loads(history.read_text())["epochs"])
+        assert f"{best:.4f}" in section
+    # a run with no history yet is named under the table
+    some = tmp_path / "full-run"
+    shutil.copytree(book.RESULTS / "resnet50", some / "resnet50")
+    section = book.leaderboard_section(some)
+    assert "<th>resnet50</th>" in section and "<th>vgg16</th>" not in section
+    assert "还没有完整运行" in section and "VGG-16" in section.split("还没有完整运行")[1]
     with pytest.raises(book.BuildError, match="not found"):
-        book.comparison_section(tmp_path / "05_resnet.ipynb")
+        book.leaderboard_section(tmp_path / "nowhere")
 
 
 # ---------------------------------------------------------------- the browser
@@ -206,7 +215,7 @@ def test_landing_page(browser, server, built):
     for path in CHAPTERS:
         assert path.stem + ".html" in hrefs, f"the landing page does not link to {path.stem}"
     article = browser.find_element(By.CSS_SELECTOR, "article").text
-    assert "400" in article and "0.5275" in article and "第 5 章保存的那次运行" in article
+    assert "400" in article and "0.5275" in article and "results/full-run" in article
     table = browser.find_element(By.CSS_SELECTOR, ".comparison-table table")
     assert "resnet50" in table.text and "best acc" in table.text
     # at a 1400-pixel window the table either fits or shows its scroll bar
