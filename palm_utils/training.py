@@ -59,11 +59,15 @@ def default_train_loader(batch_size: int = 10):
     return data_loader(default_dataset().train_dir, batch_size=batch_size, mode="train")
 
 
-def _bce_loss(aux_weight):
+def _bce_loss(aux_weight, label_smoothing=0.0):
     """``binary_cross_entropy_with_logits`` on the main head, plus
     ``aux_weight`` times the loss of each auxiliary head (GoogLeNet returns
-    ``(main, aux1, aux2)`` in training mode)."""
+    ``(main, aux1, aux2)`` in training mode). ``label_smoothing`` = eps
+    trains against ``y * (1 - eps) + eps / 2`` (0.05 and 0.95 for eps 0.1),
+    the two-class form of the Inception v3 paper's smoothing."""
     def loss(output, labels):
+        if label_smoothing:
+            labels = labels * (1 - label_smoothing) + label_smoothing / 2
         main, *aux = output if isinstance(output, (tuple, list)) else (output,)
         total = F.binary_cross_entropy_with_logits(main, labels)
         for head in aux:
@@ -143,7 +147,7 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
         name: str | None = None, progress: bool = True, prefix: str = "palm",
         input_size=(1, 3, 224, 224), data: str | None = None, report=None,
-        distributed: bool = False) -> list[dict]:
+        distributed: bool = False, extra_meta: dict | None = None) -> list[dict]:
     """The loop behind :func:`train_pm` and :func:`train_classifier`.
 
     Every epoch: :func:`run_epoch` over ``train_loader`` with ``loss_fn``,
@@ -182,7 +186,7 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
     scaler = paddle.amp.GradScaler() if use_amp else None
 
     history, start, best_predictions = [], 1, None
-    meta = {**_run_meta(model, name, input_size, data), "amp": use_amp}
+    meta = {**_run_meta(model, name, input_size, data), "amp": use_amp, **(extra_meta or {})}
     if distributed:
         meta["world_size"] = dp.world_size()
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
@@ -234,14 +238,16 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
              save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
              aux_weight: float = 0.3, name: str | None = None, progress: bool = True,
              prefix: str = "palm", input_size=(1, 3, 224, 224),
-             distributed: bool = False) -> list[dict]:
+             distributed: bool = False, label_smoothing: float = 0.0) -> list[dict]:
     """Train a one-logit ``model`` on PALM for ``epochs`` epochs, validating after each.
 
     ``train_loader`` / ``valid_loader`` may be course-style reader functions
     or ``paddle.io.DataLoader`` objects; by default they come from the dataset
     :func:`~palm_utils.find_dataset` found. The loss is
     ``binary_cross_entropy_with_logits`` (plus ``aux_weight`` times that of
-    each auxiliary head). ``resume=True`` continues from the checkpoint and
+    each auxiliary head); ``label_smoothing`` = eps trains against the targets
+    ``y * (1 - eps) + eps / 2`` (validation always uses the true 0/1 labels).
+    ``resume=True`` continues from the checkpoint and
     history in ``save_dir``. ``amp=True`` uses float16 mixed precision on a
     GPU (ignored, with a notice, on the CPU). Returns the history: one dict
     per epoch with ``epoch``, ``train_loss``, ``val_loss``, ``val_acc``,
@@ -270,10 +276,11 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
         return (f"val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}  "
                 f"auc {row['val_auc']:.4f}")
 
-    return fit(model, optimizer, train_loader, valid_loader, _bce_loss(aux_weight), evaluate,
-               epochs=epochs, save_dir=save_dir, resume=resume, amp=amp, name=name,
+    return fit(model, optimizer, train_loader, valid_loader, _bce_loss(aux_weight, label_smoothing),
+               evaluate, epochs=epochs, save_dir=save_dir, resume=resume, amp=amp, name=name,
                progress=progress, prefix=prefix, input_size=input_size,
-               data=_data_description(), report=report, distributed=distributed)
+               data=_data_description(), report=report, distributed=distributed,
+               extra_meta={"label_smoothing": label_smoothing} if label_smoothing else None)
 
 
 @paddle.no_grad()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Draw the architecture diagrams of the five chapters as SVG files.
+"""Draw the architecture diagrams of the chapters as SVG files.
 
     python scripts/diagrams.py            write every figure into notebooks/img/
     python scripts/diagrams.py --out DIR  write them into DIR instead
@@ -17,6 +17,10 @@ same bytes on every run and every machine. One function per figure:
     residual_block.svg      chapter 5: basic residual block (identity / 1x1 shortcut)
     bottleneck_block.svg    chapter 5: bottleneck block (identity / projection shortcut)
     resnet50.svg            chapter 5
+
+The figures of chapters 6-8 (NiN and DenseNet; Inception v3 and SENet;
+MobileNetV2 and EfficientNet) are in ``diagrams_ch06.py`` to
+``diagrams_ch08.py`` beside this file, drawn with the same helpers.
 
 The feature-map shapes are the ones printed by ``pu.layer_table`` in the
 notebooks' stored outputs (input 3x224x224; LeNet also 1x28x28): 01_lenet,
@@ -56,6 +60,15 @@ KINDS = {
     "inception": ("#d4efec", "#2a8c80", "Inception 块"),
     "aux": ("#f6e0ee", "#b0518a", "辅助分类器"),
     "block": ("#e9eef7", "#6d84ad", "瓶颈模块"),
+    # chapters 6-8
+    "mlpconv": ("#d4efec", "#2a8c80", "mlpconv 块"),
+    "dense": ("#e9eef7", "#6d84ad", "稠密块"),
+    "transition": ("#f3ead7", "#a0782c", "过渡层"),
+    "module": ("#d4efec", "#2a8c80", "Inception 模块"),
+    "scale": ("#f8d9d8", "#c0504d", "逐通道相乘"),
+    "se": ("#fbe3d3", "#c8663a", "SE 模块"),
+    "dw": ("#c9e6f5", "#2b87b5", "深度卷积"),
+    "mbblock": ("#e9eef7", "#6d84ad", "模块"),
 }
 
 
@@ -795,13 +808,32 @@ FIGURES = {
 }
 
 
+#: the modules with the figures of chapters 6-8 (beside this file; they use its helpers)
+LATER_CHAPTERS = ("diagrams_ch06", "diagrams_ch07", "diagrams_ch08")
+
+
+def all_figures() -> dict:
+    """Every figure of the series: this file's and the later chapters' (each
+    module checks its own shapes when it is loaded)."""
+    import importlib
+    import sys
+
+    sys.modules.setdefault("diagrams", sys.modules[__name__])  # one copy of the helpers
+    figures = dict(FIGURES)
+    for name in LATER_CHAPTERS:
+        module = importlib.import_module(name)
+        module.check_shapes()
+        figures.update(module.FIGURES)
+    return figures
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"output folder (default {OUT_DIR})")
     args = parser.parse_args(argv)
     check_shapes()
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, draw in FIGURES.items():
+    for name, draw in all_figures().items():
         path = args.out / f"{name}.svg"
         path.write_text(draw().svg(), encoding="utf-8", newline="\n")
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")

@@ -201,3 +201,18 @@ def test_quick_mode_is_announced_by_the_loop(mini_palm, tmp_path, monkeypatch, c
     history = train_pm(model, opt, train, valid, epochs=5, save_dir=tmp_path, progress=False)
     assert len(history) == 1
     assert "quick mode: 1 of 5 epochs, 3 batches per epoch" in capsys.readouterr().out
+
+
+def test_label_smoothing_trains_against_softened_targets(mini_palm, tmp_path):
+    from palm_utils.training import _bce_loss
+
+    logits = paddle.to_tensor([[20.0], [-20.0]])
+    labels = paddle.to_tensor([[1.0], [0.0]])
+    assert _bce_loss(0.3)(logits, labels).item() < 1e-6        # confident and right: no loss
+    smoothed = _bce_loss(0.3, label_smoothing=0.1)(logits, labels).item()
+    assert smoothed == pytest.approx(0.05 * 20, rel=0.01)      # the 5 % of the other class costs
+    model, opt = _fresh()
+    train, valid = _loaders(mini_palm)
+    train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path, progress=False,
+             label_smoothing=0.1)
+    assert load_history(tmp_path)["meta"]["label_smoothing"] == 0.1
