@@ -85,6 +85,9 @@ def use_mkl_avx2_on_amd(environ=None, cpuinfo: str | None = None) -> bool:
 def import_paddle():
     """Import paddle quietly, or fail with one line that says how to install it."""
     silence_known_warnings()
+    # Paddle's C++ warnings (glog level 1) reach a notebook's stderr, e.g. one
+    # during paddle.jit.save on Paddle 3; errors still show. A user's value wins.
+    os.environ.setdefault("GLOG_minloglevel", "2")
     use_mkl_avx2_on_amd()
     try:
         import paddle

@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     parser.add_argument("names", nargs="*")
     parser.add_argument("--quick", action="store_true", help="set PALM_QUICK=1 for the run")
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # `run --quick 01` and `run 01 --quick`
     if args.quick:
         os.environ["PALM_QUICK"] = "1"
     bad = []

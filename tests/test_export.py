@@ -203,3 +203,15 @@ def test_a_network_read_from_a_notebook_exports(tmp_path):
     export_model(model, tmp_path / "m", SHAPE)
     x = np.random.default_rng(0).uniform(-1, 1, (2, *SHAPE)).astype("float32")
     assert np.abs(load_predictor(tmp_path / "m", device="cpu")(x) - _eager(model, x)).max() < TOLERANCE
+
+
+def test_export_replaces_a_program_of_the_other_format(tmp_path):
+    """A stale PREFIX.json (Paddle 3) beside a new PREFIX.pdmodel (2.6), or the
+    other way round, would be loaded instead of the new export."""
+    set_seed(0)
+    model = TinyCNN()
+    for suffix in PROGRAM_SUFFIXES:
+        (tmp_path / f"m{suffix}").write_text("stale")
+    written = export_model(model, tmp_path / "m", SHAPE)
+    assert sorted(p.name for p in tmp_path.glob("m.*") if p.suffix in PROGRAM_SUFFIXES) == [written.name]
+    assert program_file(tmp_path / "m") == written

@@ -2,8 +2,6 @@
 predict_main(): the command line, with --model and with --net/--params."""
 from __future__ import annotations
 
-import sys
-import types
 
 import cv2
 import numpy as np
@@ -22,13 +20,14 @@ GOOD = ["N0001.jpg", "P0002.jpg", "H0003.png", "P0004.jpeg"]
 
 
 class Tiny(nn.Layer):
-    def __init__(self):
+    def __init__(self, scale=20):
         super().__init__()
         self.conv = nn.Conv2D(3, 4, 5, stride=4)
         self.fc = nn.Linear(4, 1)
+        self.scale = scale  # spreads the risks out
 
     def forward(self, x):
-        return self.fc(F.relu(self.conv(x)).mean(axis=[2, 3])) * 20  # spread the risks out
+        return self.fc(F.relu(self.conv(x)).mean(axis=[2, 3])) * self.scale
 
 
 @pytest.fixture
@@ -120,19 +119,14 @@ def test_cli_with_exported_model(model, folder, tmp_path, capsys):
     assert not list(out.parent.glob("*.tmp"))  # written atomically
 
 
-def test_cli_with_net_and_params(model, folder, tmp_path, monkeypatch, capsys):
-    """--net is resolved by palm_utils.cli.netspec.load_network (stubbed here)."""
+def test_cli_with_net_and_params(model, folder, tmp_path, capsys):
+    """--net is a netspec: here this test module's class (``module:Class``),
+    with --net-arg passed to its constructor."""
     save_state(model.state_dict(), tmp_path / "tiny.pdparams")
-    netspec = types.ModuleType("palm_utils.cli.netspec")
-    netspec.load_network = lambda spec: {"Tiny": Tiny}[spec]()
-    monkeypatch.setitem(sys.modules, "palm_utils.cli.netspec", netspec)
-    import palm_utils
-
-    monkeypatch.setattr(palm_utils, "netspec", netspec, raising=False)
     out = tmp_path / "out.csv"
     good = [str(folder / n) for n in GOOD]
-    status = predict_main(["--net", "Tiny", "--params", str(tmp_path / "tiny.pdparams"), *good,
-                           "--out", str(out)])
+    status = predict_main(["--net", f"{__name__}:Tiny", "--net-arg", "scale=20",
+                           "--params", str(tmp_path / "tiny.pdparams"), *good, "--out", str(out)])
     assert status == 0, capsys.readouterr().err
     np.testing.assert_allclose(pd.read_csv(out)["PM Risk"], predict(model, good)["PM Risk"], atol=1e-6)
 

@@ -238,6 +238,21 @@ def parse_spec(spec: str | NetSpec) -> NetSpec:
         "package.module:ClassName or a paddle.vision.models name such as resnet50.")
 
 
+def parse_net_arg(text: str) -> tuple[str, object]:
+    """``--net-arg KEY=VALUE`` -> ``(key, value)``; the value is a Python
+    literal where it parses as one (``depth=101``), else the string."""
+    import argparse
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. depth=101")
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value
+
+
 def describe(spec: str | NetSpec) -> str:
     """One line saying where the network of ``spec`` comes from."""
     s = parse_spec(spec)

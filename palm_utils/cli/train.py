@@ -21,7 +21,6 @@ Data parallel, one process per CPU share or GPU (see
 from __future__ import annotations
 
 import argparse
-import ast
 import io
 import os
 import platform
@@ -30,20 +29,12 @@ import sys
 import time
 from pathlib import Path
 
+from .netspec import parse_net_arg
+
 CONFIG_FILE = "config.json"
 LOG_FILE = "train.log"
 OPTIMIZERS = ("momentum", "adam", "sgd")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def _net_arg(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip().isidentifier():
-        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. num_classes=1")
-    try:
-        return key.strip(), ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key.strip(), value
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
@@ -60,7 +51,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--net", required=True, metavar="SPEC",
                    help="notebook.ipynb:ClassName, package.module:ClassName, or a "
                         "paddle.vision.models name such as resnet50")
-    p.add_argument("--net-arg", action="append", type=_net_arg, default=[], metavar="KEY=VALUE",
+    p.add_argument("--net-arg", action="append", type=parse_net_arg, default=[], metavar="KEY=VALUE",
                    help="keyword argument for the network (repeatable; Python literals)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=10, help="per process when data parallel")

@@ -37,6 +37,8 @@ def export_model(model, path_prefix, input_shape=(3, 224, 224)) -> Path:
     path_prefix = Path(path_prefix)
     path_prefix.parent.mkdir(parents=True, exist_ok=True)
     spec = paddle.static.InputSpec([None, *input_shape], "float32", "image")
+    for suffix in PROGRAM_SUFFIXES:  # a program of the other format would be loaded instead
+        Path(f"{path_prefix}{suffix}").unlink(missing_ok=True)
     was_training = model.training
     model.eval()
     try:
@@ -66,8 +68,10 @@ def _readable_source(function) -> bool:
 
 
 def program_file(path_prefix) -> Path:
-    """``PREFIX.json`` or ``PREFIX.pdmodel``, whichever exists."""
-    for suffix in PROGRAM_SUFFIXES:
+    """``PREFIX.json`` or ``PREFIX.pdmodel``, whichever exists (this Paddle's
+    own format first: Paddle 2.6 cannot read Paddle 3's ``.json``)."""
+    own = ".json" if int(paddle.__version__.split(".")[0]) >= 3 else ".pdmodel"
+    for suffix in sorted(PROGRAM_SUFFIXES, key=lambda s: s != own):
         candidate = Path(f"{path_prefix}{suffix}")
         if candidate.is_file():
             return candidate

@@ -121,6 +121,8 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="a model exported with palm_utils.deploy.export_model (PREFIX.json or .pdmodel)")
     source.add_argument("--params", metavar="FILE", help="a .pdparams checkpoint (needs --net)")
     parser.add_argument("--net", metavar="NET", help="the network the checkpoint belongs to")
+    parser.add_argument("--net-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="an argument of the network's class, e.g. depth=18 (repeatable)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"CSV to write (default {DEFAULT_OUT})")
     parser.add_argument("--batch-size", type=int, default=10)
     return parser
@@ -139,11 +141,11 @@ def run_predict(args) -> int:
 
             model = load_predictor(args.model)
         else:
-            from ..cli.netspec import load_network
+            from ..cli.netspec import load_network, parse_net_arg
             from ..runtime import select_device
 
             select_device(verbose=False)
-            model = load_network(args.net)
+            model = load_network(args.net, **dict(parse_net_arg(a) for a in args.net_arg))
             load_params(model, args.params)
         frame = predict(model, args.inputs, batch_size=args.batch_size)
     except (OSError, ValueError) as exc:
