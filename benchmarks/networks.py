@@ -1,4 +1,4 @@
-"""The five chapters' networks, taken from the notebooks themselves.
+"""The chapters' networks, taken from the notebooks themselves.
 
 The benchmark must time exactly what a student trains, without a second copy
 of each network to drift out of date. So it reads each chapter notebook with
@@ -30,6 +30,13 @@ CHAPTERS = {
     "VGG-16": ("03_vgg.ipynb", "VGG()"),
     "GoogLeNet": ("04_googlenet.ipynb", "GoogLeNet()"),
     "ResNet-50": ("05_resnet.ipynb", "ResNet(50)"),
+    "ResNet-18": ("05_resnet.ipynb", "ResNet(18)"),
+    "NiN": ("06_nin_densenet.ipynb", "NiN()"),
+    "DenseNet-121": ("06_nin_densenet.ipynb", "DenseNet()"),
+    "Inception v3": ("07_inception_v3_senet.ipynb", "InceptionV3()"),
+    "SE-ResNet-50": ("07_inception_v3_senet.ipynb", "ResNet(50, se=True)"),
+    "MobileNetV2": ("08_mobilenet_efficientnet.ipynb", "MobileNetV2()"),
+    "EfficientNet-B0": ("08_mobilenet_efficientnet.ipynb", "EfficientNet()"),
 }
 
 

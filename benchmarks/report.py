@@ -109,7 +109,8 @@ def markdown(res: dict) -> str:
     ]
     for row in res["steps_cpu"]:
         gflops = train_gflops(row["flops"], row["palm"])
-        torch = f"{row['torch']:.2f}" if row.get("torch") else "not installed"
+        torch = (f"{row['torch']:.2f}" if row.get("torch")
+                 else f"failed: {row['torch_error']}" if row.get("torch_error") else "not installed")
         vs = f"{row['palm'] / row['torch']:.2f}x" if row.get("torch") else ""
         lines.append(
             f"| {row['name']} | {row['flops'] / 1e9:.2f} | {row['default']:.2f} | {row['palm']:.2f} | "

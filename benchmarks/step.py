@@ -32,7 +32,9 @@ BATCH = 10
 CPU_DEFAULTS: dict = {}
 #: the optimizer each chapter uses (the course's choice)
 OPTIMIZERS = {"LeNet": "Momentum", "AlexNet": "Adam", "VGG-16": "Momentum",
-              "GoogLeNet": "Momentum", "ResNet-50": "Momentum"}
+              "GoogLeNet": "Momentum", "ResNet-50": "Momentum", "ResNet-18": "Momentum",
+              "NiN": "Adam", "DenseNet-121": "Momentum", "Inception v3": "Momentum",
+              "SE-ResNet-50": "Momentum", "MobileNetV2": "Adam", "EfficientNet-B0": "Adam"}
 
 
 @contextlib.contextmanager

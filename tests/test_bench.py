@@ -9,7 +9,9 @@ from palm_utils.summary import count_params
 
 # The parameter counts each chapter prints (and the course spec gives).
 CHAPTER_PARAMS = {"LeNet": 19_233_841, "AlexNet": 71_916_929, "VGG-16": 134_264_641,
-                  "GoogLeNet": 5_974_577, "ResNet-50": 23_563_201}
+                  "GoogLeNet": 5_974_577, "ResNet-50": 23_563_201, "ResNet-18": 11_186_625,
+                  "NiN": 3_456_321, "DenseNet-121": 7_038_529, "Inception v3": 21_822_049,
+                  "SE-ResNet-50": 26_094_193, "MobileNetV2": 2_259_265, "EfficientNet-B0": 4_050_845}
 
 
 def trainable(model, torch=False):
