@@ -51,7 +51,6 @@ RUNS = {
     "se_resnet50": Run(7, "SE-ResNet-50", None, False),
     "mobilenet_v2": Run(8, "MobileNetV2", None, False),
     "efficientnet_b0": Run(8, "EfficientNet-B0", None, False),
-    "use_resnet50": Run(9, "ResNet-50 (chapter 9)", "ResNet-50", False),
 }
 
 
