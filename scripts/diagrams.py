@@ -132,6 +132,13 @@ class Layer:
     note: str = ""
 
 
+def layer_rows(table: str) -> list[Layer]:
+    """Layers from a text table, one a line: kind | text | sub | shape | note
+    (cells stripped of spaces; an empty cell is an empty string)."""
+    return [Layer(*(cell.strip() for cell in line.split("|")))
+            for line in table.strip().splitlines()]
+
+
 class Canvas:
     """Collects SVG elements; ``svg()`` returns the document, sized to what was
     drawn (text extents estimated) plus a margin."""
@@ -243,12 +250,35 @@ def heading(c: Canvas, text: str, x=24, y=26):
     c.label(x, y, text, 16, weight="bold")
 
 
+def figure(title: str, text: str) -> Canvas:
+    """A new figure: the canvas titled ``title``, with ``text`` as its heading."""
+    c = Canvas(title)
+    heading(c, text)
+    return c
+
+
 def notes(c: Canvas, x, y, lines, size=12, step=20):
     """Grey footnote lines from y down; returns the y below the last one."""
     for line in lines:
         c.label(x, y, line, size, color=MUTED)
         y += step
     return y
+
+
+def footer(c: Canvas, x, y, lines, kinds, step=20, gap=8) -> Canvas:
+    """The end of a figure: footnote lines from y down, then the legend of
+    ``kinds`` gap below them. Returns the canvas."""
+    y = notes(c, x, y, lines, step=step)
+    c.legend(x, y + gap, kinds)
+    return c
+
+
+def column_heads(c: Canvas, xs, titles, subtitles=(), y=62, size=13):
+    """Bold titles over the label columns starting at xs, grey subtitles below."""
+    for x, text in zip(xs, titles):
+        c.label(x, y, text, size, weight="bold")
+    for x, text in zip(xs, subtitles):
+        c.label(x, y + 18, text, 11, color=MUTED)
 
 
 def layer_column(c: Canvas, x, y, width, layers, gap=16, h=30, h_sub=42, shape_dx=14, note_x=None):
@@ -285,38 +315,39 @@ def conv_out(size, kernel, padding=0, stride=1):
     return (size - kernel + 2 * padding) // stride + 1
 
 
+def sides(size, layers):
+    """The side length after each layer in turn; ``layers``: (kernel, padding, stride)."""
+    out = []
+    for k, p, s in layers:
+        size = conv_out(size, k, p, s)
+        out.append(size)
+    return out
+
+
 def check_shapes():
     """Recompute the side lengths drawn below; the expected numbers are the
     ones printed by pu.layer_table in the notebooks."""
-    def chain(size, layers):
-        sides = []
-        for k, p, s in layers:
-            size = conv_out(size, k, p, s)
-            sides.append(size)
-        return sides
-
     assert conv_out(7, 3, 1, 2) == 4
     lenet = [(5, 0, 1), (2, 0, 2), (5, 0, 1), (2, 0, 2), (4, 0, 1)]
-    assert chain(224, lenet) == [220, 110, 106, 53, 50]
-    assert chain(28, lenet) == [24, 12, 8, 4, 1]
+    assert sides(224, lenet) == [220, 110, 106, 53, 50]
+    assert sides(28, lenet) == [24, 12, 8, 4, 1]
     assert 120 * 50 * 50 == 300000
     alexnet = [(11, 5, 4), (2, 0, 2), (5, 2, 1), (2, 0, 2), (3, 1, 1), (3, 1, 1), (3, 1, 1), (2, 0, 2)]
-    assert chain(224, alexnet) == [56, 28, 28, 14, 14, 14, 14, 7] and 256 * 7 * 7 == 12544
-    assert chain(224, [(3, 1, 1), (2, 0, 2)] * 5)[1::2] == [112, 56, 28, 14, 7] and 512 * 7 * 7 == 25088
+    assert sides(224, alexnet) == [56, 28, 28, 14, 14, 14, 14, 7] and 256 * 7 * 7 == 12544
+    assert sides(224, [(3, 1, 1), (2, 0, 2)] * 5)[1::2] == [112, 56, 28, 14, 7] and 512 * 7 * 7 == 25088
     googlenet = [(7, 3, 2), (3, 1, 2), (1, 0, 1), (3, 1, 1), (3, 1, 2), (3, 1, 2), (3, 1, 2)]
-    assert chain(224, googlenet) == [112, 56, 56, 56, 28, 14, 7]
+    assert sides(224, googlenet) == [112, 56, 56, 56, 28, 14, 7]
     assert conv_out(14, 5, 0, 3) == 4 and 128 * 4 * 4 == 2048
     for _, c1, c2, c3, c4, cout in INCEPTIONS.values():
         assert c1 + c2[1] + c3[1] + c4 == cout
     resnet = [(7, 3, 2), (3, 1, 2), (3, 1, 2), (3, 1, 2), (3, 1, 2)]
-    assert chain(224, resnet) == [112, 56, 28, 14, 7]
+    assert sides(224, resnet) == [112, 56, 28, 14, 7]
 
 
 # --------------------------------------------------------------------------- chapter 1
 
 def conv_arithmetic() -> Canvas:
-    c = Canvas("卷积的输出尺寸：输入 7×7，填充 1，卷积核 3×3，步幅 2，输出 4×4")
-    heading(c, "卷积的输出尺寸：填充 p = 1，步幅 s = 2")
+    c = figure("卷积的输出尺寸：输入 7×7，填充 1，卷积核 3×3，步幅 2，输出 4×4", "卷积的输出尺寸：填充 p = 1，步幅 s = 2")
     cell = 26
     n_in, pad, k, s = 7, 1, 3, 2
     n_out = conv_out(n_in, k, pad, s)
@@ -372,55 +403,58 @@ def conv_arithmetic() -> Canvas:
 
 
 def lenet() -> Canvas:
-    c = Canvas("LeNet：PALM 版（3×224×224）与 MNIST 版（1×28×28）的逐层形状")
-    heading(c, "LeNet（第 1 章）")
+    c = figure("LeNet：PALM 版（3×224×224）与 MNIST 版（1×28×28）的逐层形状", "LeNet（第 1 章）")
     x, w, shape_x, note_x = 30, 250, 300, 440
-    c.label(shape_x, 62, "PALM 3×224×224", 13, weight="bold")
-    c.label(note_x, 62, "MNIST 1×28×28", 13, weight="bold")
-    c.label(shape_x, 80, "（本章训练的版本）", 11, color=MUTED)
-    c.label(note_x, 80, "（课程原版）", 11, color=MUTED)
-    layers = [
-        Layer("input", "输入图像", "", "3×224×224", "1×28×28"),
-        Layer("conv", "5×5 卷积，3→6", "+ sigmoid", "6×220×220", "6×24×24（1→6）"),
-        Layer("pool", "2×2 最大池化，步幅 2", "", "6×110×110", "6×12×12"),
-        Layer("conv", "5×5 卷积，6→16", "+ sigmoid", "16×106×106", "16×8×8"),
-        Layer("pool", "2×2 最大池化，步幅 2", "", "16×53×53", "16×4×4"),
-        Layer("conv", "4×4 卷积，16→120", "+ sigmoid", "120×50×50", "120×1×1"),
-        Layer("flatten", "展平", "", "300000", "120"),
-        Layer("fc", "全连接 300000→64", "+ sigmoid", "64", "64（120→64）"),
-        Layer("fc", "全连接 64→1", "", "1（logit）", "10（64→10，10 类）"),
-    ]
+    column_heads(c, (shape_x, note_x), ("PALM 3×224×224", "MNIST 1×28×28"),
+                 ("（本章训练的版本）", "（课程原版）"))
+    layers = layer_rows("""
+        input   | 输入图像             |           | 3×224×224  | 1×28×28
+        conv    | 5×5 卷积，3→6        | + sigmoid | 6×220×220  | 6×24×24（1→6）
+        pool    | 2×2 最大池化，步幅 2 |           | 6×110×110  | 6×12×12
+        conv    | 5×5 卷积，6→16       | + sigmoid | 16×106×106 | 16×8×8
+        pool    | 2×2 最大池化，步幅 2 |           | 16×53×53   | 16×4×4
+        conv    | 4×4 卷积，16→120     | + sigmoid | 120×50×50  | 120×1×1
+        flatten | 展平                 |           | 300000     | 120
+        fc      | 全连接 300000→64     | + sigmoid | 64         | 64（120→64）
+        fc      | 全连接 64→1          |           | 1（logit） | 10（64→10，10 类）
+    """)
     boxes = layer_column(c, x, 104, w, layers, note_x=note_x)
-    y = boxes[-1].bottom + 26
-    notes(c, x, y, ["300000 = 120×50×50：fc1 一层就有 1920 万个参数（全网 1923 万）；",
-                    "MNIST 版最后一个卷积输出 120×1×1，展平后只有 120 个数。"], step=18)
-    c.legend(x, y + 48, ["input", "conv", "pool", "flatten", "fc"])
-    return c
+    return footer(c, x, boxes[-1].bottom + 26, [
+        "300000 = 120×50×50：fc1 一层就有 1920 万个参数（全网 1923 万）；",
+        "MNIST 版最后一个卷积输出 120×1×1，展平后只有 120 个数。"],
+                  ["input", "conv", "pool", "flatten", "fc"], step=18, gap=12)
 
 
 # --------------------------------------------------------------------------- chapter 2
 
+def classifier_4096(features: int) -> list[Layer]:
+    """AlexNet's classifier, which VGG keeps: the feature maps flattened to
+    ``features`` numbers, two fully connected layers of 4096 with ReLU and
+    dropout, one logit."""
+    return layer_rows(f"""
+        flatten | 展平                   |        | {features}
+        fc      | 全连接 {features}→4096 | + ReLU | 4096
+        dropout | Dropout 0.5            |        | 4096
+        fc      | 全连接 4096→4096       | + ReLU | 4096
+        dropout | Dropout 0.5            |        | 4096
+        fc      | 全连接 4096→1          |        | 1（logit）
+    """)
+
+
 def alexnet() -> Canvas:
-    c = Canvas("AlexNet：输入 3×224×224 的逐层形状")
-    heading(c, "AlexNet（第 2 章），输入 3×224×224")
+    c = figure("AlexNet：输入 3×224×224 的逐层形状", "AlexNet（第 2 章），输入 3×224×224")
     x, w = 30, 250
-    layers = [
-        Layer("input", "输入图像", "", "3×224×224"),
-        Layer("conv", "11×11 卷积，3→96", "步幅 4，填充 5 + ReLU", "96×56×56"),
-        Layer("pool", "2×2 最大池化，步幅 2", "", "96×28×28"),
-        Layer("conv", "5×5 卷积，96→256", "填充 2 + ReLU", "256×28×28"),
-        Layer("pool", "2×2 最大池化，步幅 2", "", "256×14×14"),
-        Layer("conv", "3×3 卷积，256→384", "填充 1 + ReLU", "384×14×14"),
-        Layer("conv", "3×3 卷积，384→384", "填充 1 + ReLU", "384×14×14"),
-        Layer("conv", "3×3 卷积，384→256", "填充 1 + ReLU", "256×14×14"),
-        Layer("pool", "2×2 最大池化，步幅 2", "", "256×7×7"),
-        Layer("flatten", "展平", "", "12544"),
-        Layer("fc", "全连接 12544→4096", "+ ReLU", "4096"),
-        Layer("dropout", "Dropout 0.5", "", "4096"),
-        Layer("fc", "全连接 4096→4096", "+ ReLU", "4096"),
-        Layer("dropout", "Dropout 0.5", "", "4096"),
-        Layer("fc", "全连接 4096→1", "", "1（logit）"),
-    ]
+    layers = layer_rows("""
+        input   | 输入图像             |                       | 3×224×224
+        conv    | 11×11 卷积，3→96     | 步幅 4，填充 5 + ReLU | 96×56×56
+        pool    | 2×2 最大池化，步幅 2 |                       | 96×28×28
+        conv    | 5×5 卷积，96→256     | 填充 2 + ReLU         | 256×28×28
+        pool    | 2×2 最大池化，步幅 2 |                       | 256×14×14
+        conv    | 3×3 卷积，256→384    | 填充 1 + ReLU         | 384×14×14
+        conv    | 3×3 卷积，384→384    | 填充 1 + ReLU         | 384×14×14
+        conv    | 3×3 卷积，384→256    | 填充 1 + ReLU         | 256×14×14
+        pool    | 2×2 最大池化，步幅 2 |                       | 256×7×7
+    """) + classifier_4096(256 * 7 * 7)
     boxes = layer_column(c, x, 50, w, layers)
     bx = x + w + 130
     c.bracket(bx, boxes[1].y, boxes[8].bottom, "特征提取：5 个卷积层")
@@ -433,34 +467,29 @@ def alexnet() -> Canvas:
 # --------------------------------------------------------------------------- chapter 3
 
 def vgg_block() -> Canvas:
-    c = Canvas("VGG 块：n 个 3×3 卷积（填充 1）+ ReLU，然后 2×2 最大池化")
-    heading(c, "VGG 块（第 3 章）")
+    c = figure("VGG 块：n 个 3×3 卷积（填充 1）+ ReLU，然后 2×2 最大池化", "VGG 块（第 3 章）")
     x, w, shape_x, note_x = 70, 230, 330, 470
-    c.label(shape_x, 62, "一般形式", 13, weight="bold")
-    c.label(note_x, 62, "例：第 3 块（n = 3）", 13, weight="bold")
-    layers = [
-        Layer("input", "输入", "", "C_in×H×W", "128×56×56"),
-        Layer("conv", "3×3 卷积，填充 1", "第 1 个 C_in→C_out，其余 C_out→C_out",
-              "C_out×H×W", "256×56×56"),
-        Layer("act", "ReLU", "", "C_out×H×W", "256×56×56"),
-        Layer("pool", "2×2 最大池化，步幅 2", "", "C_out×H/2×W/2", "256×28×28"),
-    ]
+    column_heads(c, (shape_x, note_x), ("一般形式", "例：第 3 块（n = 3）"))
+    layers = layer_rows("""
+        input | 输入                 |                                      | C_in×H×W      | 128×56×56
+        conv  | 3×3 卷积，填充 1     | 第 1 个 C_in→C_out，其余 C_out→C_out | C_out×H×W     | 256×56×56
+        act   | ReLU                 |                                      | C_out×H×W     | 256×56×56
+        pool  | 2×2 最大池化，步幅 2 |                                      | C_out×H/2×W/2 | 256×28×28
+    """)
     boxes = layer_column(c, x, 90, w, layers, gap=26, shape_dx=shape_x - x - w, note_x=note_x)
     # the repeated part: n times (conv, ReLU)
     top, bottom = boxes[1].y - 10, boxes[2].bottom + 10
     c.rect(x - 14, top, w + 28, bottom - top, "none", "#888888", rx=10, dash=True, stroke_width=1.3)
     c.label(x - 22, (top + bottom) / 2, "× n", 16, "end", weight="bold")
     c.label(note_x, (boxes[1].cy + boxes[2].cy) / 2, "（重复 3 次）", 11, color=MUTED)
-    y = boxes[-1].bottom + 30
-    notes(c, 24, y, ["卷积不改变高和宽（3×3，填充 1，步幅 1）；池化把高和宽减半。",
-                     "VGG-16 的五个块：n = 2, 2, 3, 3, 3，C_out = 64, 128, 256, 512, 512。"])
-    c.legend(24, y + 48, ["input", "conv", "act", "pool"])
-    return c
+    return footer(c, 24, boxes[-1].bottom + 30, [
+        "卷积不改变高和宽（3×3，填充 1，步幅 1）；池化把高和宽减半。",
+        "VGG-16 的五个块：n = 2, 2, 3, 3, 3，C_out = 64, 128, 256, 512, 512。"],
+                  ["input", "conv", "act", "pool"])
 
 
 def vgg16() -> Canvas:
-    c = Canvas("VGG-16：五个 VGG 块与三个全连接层，输入 3×224×224")
-    heading(c, "VGG-16（第 3 章），输入 3×224×224")
+    c = figure("VGG-16：五个 VGG 块与三个全连接层，输入 3×224×224", "VGG-16（第 3 章），输入 3×224×224")
     x, w = 30, 580
     arch = [(2, 64, "64×112×112"), (2, 128, "128×56×56"), (3, 256, "256×28×28"),
             (3, 512, "512×14×14"), (3, 512, "512×7×7")]
@@ -482,14 +511,7 @@ def vgg16() -> Canvas:
         c.label(shape_x, block.cy, shape, 13, color=MUTED)
         blocks.append(block)
         prev, y = block, block.bottom + 18
-    layers = [
-        Layer("flatten", "展平", "", "25088"),
-        Layer("fc", "全连接 25088→4096", "+ ReLU", "4096"),
-        Layer("dropout", "Dropout 0.5", "", "4096"),
-        Layer("fc", "全连接 4096→4096", "+ ReLU", "4096"),
-        Layer("dropout", "Dropout 0.5", "", "4096"),
-        Layer("fc", "全连接 4096→1", "", "1（logit）"),
-    ]
+    layers = classifier_4096(512 * 7 * 7)
     cw = 220
     c.arrow((prev.cx, prev.bottom), (x + w / 2, y))
     cx = x + w / 2
@@ -497,10 +519,9 @@ def vgg16() -> Canvas:
     bx = shape_x + 96
     c.bracket(bx, blocks[0].y, blocks[-1].bottom, "13 个卷积层", size=12)
     c.bracket(bx, boxes[1].y, boxes[-1].bottom, "3 个全连接层", size=12)
-    y = boxes[-1].bottom + 26
-    notes(c, x, y, ["每块：卷积不改变高和宽，2×2 最大池化（步幅 2）把高和宽减半；通道 64→128→256→512→512。"])
-    c.legend(x, y + 28, ["input", "conv", "act", "pool", "flatten", "fc", "dropout"])
-    return c
+    return footer(c, x, boxes[-1].bottom + 26, [
+        "每块：卷积不改变高和宽，2×2 最大池化（步幅 2）把高和宽减半；通道 64→128→256→512→512。"],
+                  ["input", "conv", "act", "pool", "flatten", "fc", "dropout"])
 
 
 # --------------------------------------------------------------------------- chapter 4
@@ -520,8 +541,7 @@ INCEPTIONS = {
 
 
 def inception_block() -> Canvas:
-    c = Canvas("Inception 块：四条并行路径，在通道维上拼接")
-    heading(c, "Inception 块（第 4 章）")
+    c = figure("Inception 块：四条并行路径，在通道维上拼接", "Inception 块（第 4 章）")
     c.label(836, 26, "括号内为 Inception 3a 的例子（输入 192×28×28）", 12, "end", MUTED)
     cols = [130, 323, 516, 709]
     bw, bh = 170, 44
@@ -564,15 +584,13 @@ def inception_block() -> Canvas:
     c.arrow((out.cx, cat.bottom), (out.cx, out.y))
     c.label(out.right + 14, out.cy - 9, "(c1 + c2[1] + c3[1] + c4)×H×W", 13, color=MUTED)
     c.label(out.right + 14, out.cy + 10, "3a：64 + 128 + 32 + 32 = 256，即 256×28×28", 12, color=MUTED)
-    y = out.bottom + 30
-    notes(c, 24, y, ["四条路径都不改变高和宽（步幅 1，\"same\" 填充），所以可以按通道拼接；每个卷积之后都有 ReLU。"])
-    c.legend(24, y + 28, ["input", "conv", "pool", "concat"])
-    return c
+    return footer(c, 24, out.bottom + 30, [
+        "四条路径都不改变高和宽（步幅 1，\"same\" 填充），所以可以按通道拼接；每个卷积之后都有 ReLU。"],
+                  ["input", "conv", "pool", "concat"])
 
 
 def googlenet() -> Canvas:
-    c = Canvas("GoogLeNet：输入 3×224×224，含两个辅助分类器")
-    heading(c, "GoogLeNet（第 4 章），输入 3×224×224")
+    c = figure("GoogLeNet：输入 3×224×224，含两个辅助分类器", "GoogLeNet（第 4 章），输入 3×224×224")
     x, w = 80, 250
 
     def inc(name):
@@ -619,30 +637,27 @@ def googlenet() -> Canvas:
 
     # the structure of an auxiliary classifier
     px, py, pw = 440, aux_bottom + 24, 420
-    aux_layers = [
-        Layer("pool", "5×5 平均池化，步幅 3", "", "512×4×4", "528×4×4"),
-        Layer("conv", "1×1 卷积，→128 + ReLU", "", "128×4×4", "128×4×4"),
-        Layer("flatten", "展平", "", "2048", "2048"),
-        Layer("fc", "全连接 2048→1024 + ReLU", "", "1024", "1024"),
-        Layer("dropout", "Dropout 0.7", "", "1024", "1024"),
-        Layer("fc", "全连接 1024→1", "", "1", "1"),
-    ]
+    aux_layers = layer_rows("""
+        pool    | 5×5 平均池化，步幅 3    |  | 512×4×4 | 528×4×4
+        conv    | 1×1 卷积，→128 + ReLU   |  | 128×4×4 | 128×4×4
+        flatten | 展平                    |  | 2048    | 2048
+        fc      | 全连接 2048→1024 + ReLU |  | 1024    | 1024
+        dropout | Dropout 0.7             |  | 1024    | 1024
+        fc      | 全连接 1024→1           |  | 1       | 1
+    """)
     c.label(px + 16, py + 22, "辅助分类器的结构", 13, weight="bold")
-    c.label(px + 262, py + 22, "辅助 1", 12, weight="bold")
-    c.label(px + 338, py + 22, "辅助 2", 12, weight="bold")
+    column_heads(c, (px + 262, px + 338), ("辅助 1", "辅助 2"), y=py + 22, size=12)
     col = layer_column(c, px + 16, py + 44, 210, aux_layers, gap=14, h=28, shape_dx=36, note_x=px + 338)
     notes(c, px + 16, col[-1].bottom + 20, ["训练时：总损失 = 主损失 + 0.3 × (辅助损失 1 + 辅助损失 2)",
                                              "推理时丢弃，只用主分类器的输出"])
     panel_bottom = col[-1].bottom + 56
     c.rect(px, py, pw, panel_bottom - py, "none", KINDS["aux"][1], rx=10, dash=True, stroke_width=1.3)
 
-    y = max(boxes[-1].bottom, panel_bottom) + 28
-    notes(c, 24, y, [
+    return footer(c, 24, max(boxes[-1].bottom, panel_bottom) + 28, [
         "Inception 块内的数字：c1 | c2[0]→c2[1] | c3[0]→c3[1] | c4（四条路径的输出通道）。",
         "第一层卷积的步幅：本章按论文用 2；课程代码用 1，那样之后每张特征图的边长都加倍"
-        "（5b 输出 1024×14×14）。"])
-    c.legend(24, y + 48, ["input", "conv", "pool", "inception", "fc", "dropout", "aux"])
-    return c
+        "（5b 输出 1024×14×14）。"],
+                  ["input", "conv", "pool", "inception", "fc", "dropout", "aux"])
 
 
 # --------------------------------------------------------------------------- chapter 5
@@ -704,8 +719,7 @@ def residual_panel(c: Canvas, x0, y0, title, rows, shapes, shortcut, out_shape, 
 
 
 def residual_block() -> Canvas:
-    c = Canvas("残差块：y = F(x) + x，捷径为恒等映射或 1×1 卷积")
-    heading(c, "残差块（基本块，ResNet-18/34 使用）")
+    c = figure("残差块：y = F(x) + x，捷径为恒等映射或 1×1 卷积", "残差块（基本块，ResNet-18/34 使用）")
     bn, relu = ("norm", "BN", "", 34), ("act", "ReLU", "", 44)
     rows = [[("conv", "3×3 卷积", "C→C", 86), bn, relu],
             [("conv", "3×3 卷积", "C→C", 86), bn]]
@@ -719,14 +733,13 @@ def residual_block() -> Canvas:
                             shortcut, new, new)
     y = bottom + 30
     c.label(24, y, "y = F(x) + x，相加之后再做 ReLU：分支只需学习残差 F(x) = H(x) − x。", 13)
-    notes(c, 24, y + 22, ["捷径用 1×1 卷积 + BN（步幅 s）把 x 投影到 F(x) 的形状（论文的选项 B）。"])
-    c.legend(24, y + 50, ["input", "conv", "norm", "act", "add"])
-    return c
+    return footer(c, 24, y + 22, [
+        "捷径用 1×1 卷积 + BN（步幅 s）把 x 投影到 F(x) 的形状（论文的选项 B）。"],
+                  ["input", "conv", "norm", "act", "add"])
 
 
 def bottleneck_block() -> Canvas:
-    c = Canvas("瓶颈模块：1×1 (c) → 3×3 (c，步幅 s) → 1×1 (4c)，加捷径后 ReLU")
-    heading(c, "瓶颈模块（ResNet-50/101/152 使用）")
+    c = figure("瓶颈模块：1×1 (c) → 3×3 (c，步幅 s) → 1×1 (4c)，加捷径后 ReLU", "瓶颈模块（ResNet-50/101/152 使用）")
 
     def rows(stride_text, w):
         return [
@@ -742,18 +755,15 @@ def bottleneck_block() -> Canvas:
     bottom = residual_panel(
         c, 430, 64, "(b) 投影捷径（例：c = 128，s = 2）", rows("c → c，步幅 s", 100),
         ["256×56×56", "128×56×56", "128×28×28", "512×28×28"], short, "512×28×28", "512×28×28")
-    y = bottom + 30
-    y = notes(c, 24, y, [
+    return footer(c, 24, bottom + 30, [
         "两个例子的形状即第 5 章 layer_table 的输出：Bottleneck(256, 64) 与 Bottleneck(256, 128, stride=2)。",
         "步幅放在 3×3 卷积上（ResNet v1.5，课程与 paddle.vision 的做法）；"
-        "第 3 个 1×1 卷积之后不加 ReLU，相加之后才加。"])
-    c.legend(24, y + 8, ["input", "conv", "norm", "act", "add"])
-    return c
+        "第 3 个 1×1 卷积之后不加 ReLU，相加之后才加。"],
+                  ["input", "conv", "norm", "act", "add"])
 
 
 def resnet50() -> Canvas:
-    c = Canvas("ResNet-50：输入 3×224×224 的逐阶段形状")
-    heading(c, "ResNet-50（第 5 章），输入 3×224×224")
+    c = figure("ResNet-50：输入 3×224×224 的逐阶段形状", "ResNet-50（第 5 章），输入 3×224×224")
     x, w = 30, 540
     inp = c.box(x + w / 2 - 110, 50, 220, 30, "input", "输入图像")
     c.label(x + w + 14, inp.cy, "3×224×224", 13, color=MUTED)
@@ -787,11 +797,10 @@ def resnet50() -> Canvas:
     c.arrow((prev.cx, prev.bottom), (x + w / 2, y))
     boxes = layer_column(c, x + w / 2 - 110, y, 220, layers,
                          shape_dx=w / 2 - 110 + 14)          # shape labels at x + w + 14, as above
-    y = notes(c, x, boxes[-1].bottom + 28, [
+    return footer(c, x, boxes[-1].bottom + 28, [
         "每个瓶颈模块 3 个卷积：1 (stem) + 3 × (3 + 4 + 6 + 3) + 1 (全连接) = 50 层。",
-        "每阶段第一个模块用 1×1 卷积投影捷径（阶段 2–4 步幅 2，高和宽减半），其余用恒等捷径。"])
-    c.legend(x, y + 8, ["input", "conv", "norm", "act", "pool", "block", "fc"])
-    return c
+        "每阶段第一个模块用 1×1 卷积投影捷径（阶段 2–4 步幅 2，高和宽减半），其余用恒等捷径。"],
+                  ["input", "conv", "norm", "act", "pool", "block", "fc"])
 
 
 FIGURES = {

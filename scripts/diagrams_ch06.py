@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from diagrams import *  # noqa: E402,F401,F403
-from diagrams import KINDS, OUT_DIR, Box, Canvas, Layer, chip_row, conv_out, heading, layer_column, notes  # noqa: E402
+from diagrams import KINDS, OUT_DIR, Box, Canvas, Layer, chip_row, figure, footer, layer_column, notes, sides  # noqa: E402
 
 # extra layer kinds of this chapter (added to this process's copy of the table only)
 
@@ -21,19 +21,12 @@ DENSE_BLOCKS = (6, 12, 24, 16)
 
 def check_shapes():
     """Side lengths and channel counts drawn below (as printed by pu.layer_table)."""
-    def chain(size, layers):
-        sides = []
-        for k, p, s in layers:
-            size = conv_out(size, k, p, s)
-            sides.append(size)
-        return sides
-
     # NiN: 11x11/4, pool 3/2, 5x5 p2, pool 3/2, 3x3 p1, pool 3/2, 3x3 p1
     nin = [(11, 0, 4), (3, 0, 2), (5, 2, 1), (3, 0, 2), (3, 1, 1), (3, 0, 2), (3, 1, 1)]
-    assert chain(224, nin) == [54, 26, 26, 12, 12, 5, 5]
+    assert sides(224, nin) == [54, 26, 26, 12, 12, 5, 5]
     # DenseNet-121: stem 7x7/2 p3, pool 3/2 p1, three transitions with 2x2/2 average pools
     dense = [(7, 3, 2), (3, 1, 2), (2, 0, 2), (2, 0, 2), (2, 0, 2)]
-    assert chain(224, dense) == [112, 56, 28, 14, 7]
+    assert sides(224, dense) == [112, 56, 28, 14, 7]
     channels, c = [], 64
     for i, n in enumerate(DENSE_BLOCKS):
         c += n * GROWTH
@@ -47,8 +40,7 @@ def check_shapes():
 # --------------------------------------------------------------------------- NiN
 
 def nin() -> Canvas:
-    c = Canvas("NiN：四个 mlpconv 块与全局平均池化，输入 3×224×224")
-    heading(c, "NiN（第 6 章），输入 3×224×224")
+    c = figure("NiN：四个 mlpconv 块与全局平均池化，输入 3×224×224", "NiN（第 6 章），输入 3×224×224")
     x, w = 30, 310
 
     def mlp(ch_in, ch, k, extra, out=None):
@@ -89,20 +81,17 @@ def nin() -> Canvas:
     notes(c, px + 16, col[-1].bottom + 22, ["两个 1×1 卷积 = 在每个像素的通道向量上",
                                             "做一个两层的全连接网络（论文的 cccp 层）"], size=11, step=17)
 
-    y = boxes[-1].bottom + 28
-    y = notes(c, x, y, [
+    return footer(c, x, boxes[-1].bottom + 28, [
         "块内的文字：三个卷积的核尺寸，以及通道数的变化（块的输入→第 1、2、3 个卷积的输出）。",
         "前三块沿用 AlexNet 的卷积核、步幅和通道数（96、256、384）；最后一块为每个类别输出一张 5×5 的图，",
-        "全局平均池化把它变成一个数（这里只有一类：一个 logit）。"])
-    c.legend(x, y + 8, ["input", "mlpconv", "conv", "pool", "dropout"])
-    return c
+        "全局平均池化把它变成一个数（这里只有一类：一个 logit）。"],
+                  ["input", "mlpconv", "conv", "pool", "dropout"])
 
 
 # --------------------------------------------------------------------------- DenseNet
 
 def dense_block() -> Canvas:
-    c = Canvas("稠密块、稠密层与过渡层（DenseNet-121 的第 1 个稠密块）")
-    heading(c, "稠密块（DenseNet-121 的第 1 块：6 层，增长率 k = 32）")
+    c = figure("稠密块、稠密层与过渡层（DenseNet-121 的第 1 个稠密块）", "稠密块（DenseNet-121 的第 1 块：6 层，增长率 k = 32）")
     # (a) the channel stack growing by k per layer
     c.label(24, 62, "(a) 每一层读入前面所有层的输出（按通道拼接），再追加 k = 32 个新通道", 13, weight="bold")
     x0, y0, unit = 150, 86, 0.95            # unit: pixels per channel in the stacked bars
@@ -177,8 +166,7 @@ def dense_block() -> Canvas:
 
 
 def densenet121() -> Canvas:
-    c = Canvas("DenseNet-121：输入 3×224×224 的逐块形状")
-    heading(c, "DenseNet-121（第 6 章），输入 3×224×224")
+    c = figure("DenseNet-121：输入 3×224×224 的逐块形状", "DenseNet-121（第 6 章），输入 3×224×224")
     x, w = 30, 540
     shape_x = x + w + 14
     inp = c.box(x + w / 2 - 110, 50, 220, 30, "input", "输入图像")
@@ -226,12 +214,11 @@ def densenet121() -> Canvas:
               Layer("fc", "全连接 1024→1", "", "1（logit）")]
     c.arrow((x + w / 2, head.bottom), (x + w / 2, head.bottom + 18))
     boxes = layer_column(c, x + w / 2 - 110, head.bottom + 18, 220, layers, shape_dx=w / 2 - 110 + 14)
-    y = notes(c, x, boxes[-1].bottom + 28, [
+    return footer(c, x, boxes[-1].bottom + 28, [
         "每个稠密层 2 个卷积：1 (stem) + 2 × (6 + 12 + 24 + 16) + 3 (过渡层) + 1 (全连接) = 121 层。",
         "稠密块内部高和宽不变，每层读入前面全部的通道、新增 32 个；",
-        "过渡层把通道数减半（压缩 θ = 0.5），把高和宽减半。"])
-    c.legend(x, y + 8, ["input", "conv", "norm", "act", "pool", "dense", "fc"])
-    return c
+        "过渡层把通道数减半（压缩 θ = 0.5），把高和宽减半。"],
+                  ["input", "conv", "norm", "act", "pool", "dense", "fc"])
 
 
 FIGURES = {"nin": nin, "dense_block": dense_block, "densenet121": densenet121}

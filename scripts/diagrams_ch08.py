@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from diagrams import *  # noqa: E402,F401,F403
-from diagrams import KINDS, OUT_DIR, Box, Canvas, MUTED, chip_row, conv_out, heading, notes  # noqa: E402
+from diagrams import KINDS, OUT_DIR, Box, Canvas, MUTED, chip_row, conv_out, figure, footer, notes  # noqa: E402
 
 
 MOBILENET_V2 = [  # t, c, n, s, output shape
@@ -57,8 +57,7 @@ def channel_column(c, x, y, n, size, fill, stroke, gap=8, dots_after=None):
 
 
 def depthwise_separable() -> Canvas:
-    c = Canvas("标准 3×3 卷积与深度可分离卷积（3×3 深度卷积 + 1×1 逐点卷积）的连接方式")
-    heading(c, "标准卷积与深度可分离卷积（例：112×112，32→64 通道）")
+    c = figure("标准 3×3 卷积与深度可分离卷积（3×3 深度卷积 + 1×1 逐点卷积）的连接方式", "标准卷积与深度可分离卷积（例：112×112，32→64 通道）")
     size, gap = 20, 8
     fill_in, stroke_in = KINDS["input"][0], "#8c8c8c"
     fill_c, stroke_c = KINDS["conv"][:2]
@@ -104,11 +103,10 @@ def depthwise_separable() -> Canvas:
     y = bottom + 104
     c.label(40, y, "权重与乘加次数之比：(3×3×32 + 32×64) / (3×3×32×64) = 1/64 + 1/9 ≈ 0.127，"
                    "约为标准卷积的 1/8。", 13)
-    y = notes(c, 40, y + 24, [
+    return footer(c, 40, y + 24, [
         "一般地，k×k 卷积、C_in→C_out：比值 = 1/C_out + 1/k²；乘加次数 = 权重数 × 输出的高 × 宽（112×112），比值相同。",
-        "深度卷积只在空间上滤波（各通道互不相干），逐点卷积只在通道间混合（不看邻域）：标准卷积把两件事一起做。"])
-    c.legend(40, y + 10, ["input", "dw", "conv"])
-    return c
+        "深度卷积只在空间上滤波（各通道互不相干），逐点卷积只在通道间混合（不看邻域）：标准卷积把两件事一起做。"],
+                  ["input", "dw", "conv"], gap=10)
 
 
 # --------------------------------------------------------------------------- blocks
@@ -150,8 +148,7 @@ def block_panel(c, x0, y0, title, rows, shapes, out_shape, residual, side_panel=
 
 
 def inverted_residual() -> Canvas:
-    c = Canvas("MobileNetV2 的倒残差块：1×1 扩展、3×3 深度卷积、1×1 线性投影")
-    heading(c, "倒残差块（MobileNetV2）")
+    c = figure("MobileNetV2 的倒残差块：1×1 扩展、3×3 深度卷积、1×1 线性投影", "倒残差块（MobileNetV2）")
     bn, relu6 = ("norm", "BN", "", 34), ("act", "ReLU6", "", 52)
 
     def rows(expand, dw, project):
@@ -169,18 +166,16 @@ def inverted_residual() -> Canvas:
     c.label(boxes[1].right + 10, boxes[1].cy, "高和宽减半", 12, color=MUTED)
     c.label(boxes[2].right + 10, boxes[2].cy - 8, "线性投影", 12, color=MUTED)
     c.label(boxes[2].right + 10, boxes[2].cy + 9, "（无激活）", 11, color=MUTED)
-    y = max(bottom_a, bottom_b) + 30
-    y = notes(c, 24, y, [
+    return footer(c, 24, max(bottom_a, bottom_b) + 30, [
         "两个例子即本章 layer_table 的输出：InvertedResidual(32, 32, 1, 6) 与 InvertedResidual(24, 32, 2, 6)。",
-        "ResNet 的瓶颈是\"宽→窄→宽\"，倒残差块是\"窄→宽→窄\"：捷径连接窄的两端；计算量主要在两个 1×1 卷积上，3×3 深度卷积很便宜。",
-        "最后的 1×1 投影之后不加 ReLU6（线性瓶颈），相加之后也不加激活；t = 1 的块（第 1 阶段）没有扩展层。"])
-    c.legend(24, y + 8, ["input", "conv", "dw", "norm", "act", "add"])
-    return c
+        "ResNet 的瓶颈是\"宽→窄→宽\"，倒残差块是\"窄→宽→窄\"：捷径连接窄的两端；"
+        "计算量主要在两个 1×1 卷积上，3×3 深度卷积很便宜。",
+        "最后的 1×1 投影之后不加 ReLU6（线性瓶颈），相加之后也不加激活；t = 1 的块（第 1 阶段）没有扩展层。"],
+                  ["input", "conv", "dw", "norm", "act", "add"])
 
 
 def mbconv_block() -> Canvas:
-    c = Canvas("EfficientNet 的 MBConv 块：1×1 扩展、k×k 深度卷积、SE、1×1 线性投影、随机深度")
-    heading(c, "MBConv 块（EfficientNet），例：第 5 阶段的第 2 个块，k = 5，t = 6")
+    c = figure("EfficientNet 的 MBConv 块：1×1 扩展、k×k 深度卷积、SE、1×1 线性投影、随机深度", "MBConv 块（EfficientNet），例：第 5 阶段的第 2 个块，k = 5，t = 6")
     bn, silu = ("norm", "BN", "", 34), ("act", "SiLU", "", 48)
     rows = [[("conv", "1×1 卷积", "112→672（×6）", 104), bn, silu],
             [("dw", "5×5 深度卷积", "672，步幅 1", 104), bn, silu],
@@ -210,104 +205,88 @@ def mbconv_block() -> Canvas:
     c.rect(px, py, pw, panel_bottom - py, "none", KINDS["se"][1], rx=10, dash=True, stroke_width=1.3)
     c.line([(se.right + 4, se.cy), (px, py + 22)], color=KINDS["se"][1], width=1.1, dash=True)
 
-    y = max(bottom, panel_bottom) + 30
-    y = notes(c, 24, y, [
+    return footer(c, 24, max(bottom, panel_bottom) + 30, [
         "与倒残差块的不同：激活用 SiLU（swish，x·sigmoid(x)），深度卷积后加 SE，深度卷积可以是 3×3 或 5×5。",
         "随机深度：训练时每个样本以概率 p 丢掉整个残差分支（只剩捷径），保留的乘以 1/(1−p)；"
         "p 从第 1 个块的 0 线性增加到约 0.2。",
-        "只有步幅 1 且输入输出通道相同的块才有捷径（和随机深度）；评估时随机深度不起作用。"])
-    c.legend(24, y + 8, ["input", "conv", "dw", "norm", "act", "se", "pool", "dropout", "add"])
-    return c
+        "只有步幅 1 且输入输出通道相同的块才有捷径（和随机深度）；评估时随机深度不起作用。"],
+                  ["input", "conv", "dw", "norm", "act", "se", "pool", "dropout", "add"])
 
 
 # --------------------------------------------------------------------------- networks
 
-def network(title, heading_text, stem, stages, head, head_shape, block_label, legend):
+def stage_rows(stages, in_ch=32):
+    """network()'s stages from (title, channels, blocks, stride, output shape)
+    rows: one chip per block, with its stride and whether it has a shortcut."""
+    rows = []
+    for title, ch, n, s, shape in stages:
+        subs = []
+        for j in range(n):
+            stride = s if j == 0 else 1
+            res = stride == 1 and (in_ch if j == 0 else ch) == ch
+            subs.append(f"步幅 {stride}，{'残差' if res else '无残差'}")
+        rows.append((title, subs, shape))
+        in_ch = ch
+    return rows
+
+
+def network(title, heading_text, act, block, stages, lines):
     """A network top to bottom: input, stem chips, one panel per stage with a chip per
-    block, head chips, global average pooling, dropout, fc; shapes on the right.
-    ``stages``: (title, [chip sub-label per block], output shape)."""
-    c = Canvas(title)
-    heading(c, heading_text)
+    block, head chips, global average pooling, dropout, fc; shapes on the right; then
+    the notes ``lines`` and the legend. ``act``: the activation of the stem and the head;
+    ``block``: the name of a block; ``stages``: rows for stage_rows()."""
+    KINDS["mbblock"] = KINDS["mbblock"][:2] + (block,)
+    c = figure(title, heading_text)
     x, w = 30, 560
     shape_x = x + w + 14
     inp = c.box(x + w / 2 - 110, 50, 220, 30, "input", "输入图像")
     c.label(shape_x, inp.cy, "3×224×224", 13, color=MUTED)
-    parts, shape = stem
+    parts = [("conv", "3×3 卷积，3→32", "步幅 2，填充 1", 160), ("norm", "BN", "", 40), ("act", act, "", 56)]
     row = chip_row(c, x + w / 2 - parts[0][3] / 2, inp.bottom + 18, parts, h=40)   # conv on the axis
     c.arrow((inp.cx, inp.bottom), (inp.cx, row.y))
-    c.label(shape_x, row.cy, shape, 13, color=MUTED)
+    c.label(shape_x, row.cy, "32×112×112", 13, color=MUTED)
     prev, y = Box(inp.x, row.y, inp.w, row.h), row.bottom + 18
-    for name, subs, shape in stages:
+    for name, subs, shape in stage_rows(stages):
         stage = c.group(x, y, w, 80)
         c.arrow((prev.cx, prev.bottom), (stage.cx, stage.y))
         c.label(x + 12, y + 16, name, 13, weight="bold")
         cx, cw = x + 12, 120
         for j, sub in enumerate(subs):
-            c.box(cx, y + 32, cw, 38, "mbblock", block_label[j > 0] if isinstance(block_label, tuple)
-                  else block_label, sub, size=12)
+            c.box(cx, y + 32, cw, 38, "mbblock", block, sub, size=12)
             if j:
                 c.arrow((cx - 9, y + 51), (cx, y + 51))
             cx += cw + 9
         c.label(shape_x, stage.cy, shape, 13, color=MUTED)
         prev, y = stage, stage.bottom + 18
-    parts, _ = head
+    parts = [("conv", "1×1 卷积，320→1280", "", 160), ("norm", "BN", "", 40), ("act", act, "", 56)]
     row = chip_row(c, x + w / 2 - parts[0][3] / 2, y, parts, h=40)
     c.arrow((prev.cx, prev.bottom), (prev.cx, row.y))
-    c.label(shape_x, row.cy, head_shape, 13, color=MUTED)
+    c.label(shape_x, row.cy, "1280×7×7", 13, color=MUTED)
     layers = [Layer("pool", "全局平均池化", "", "1280×1×1"),
               Layer("dropout", "Dropout 0.2", "", "1280"),
               Layer("fc", "全连接 1280→1", "", "1（logit）")]
     c.arrow((prev.cx, row.bottom), (x + w / 2, row.bottom + 18))
     boxes = layer_column(c, x + w / 2 - 110, row.bottom + 18, 220, layers, shape_dx=w / 2 - 110 + 14)
-    return c, boxes[-1].bottom, x
+    return footer(c, x, boxes[-1].bottom + 28, lines,
+                  ["input", "conv", "norm", "act", "mbblock", "pool", "dropout", "fc"])
 
 
 def mobilenet_v2() -> Canvas:
-    KINDS["mbblock"] = KINDS["mbblock"][:2] + ("倒残差块",)
-    stem = ([("conv", "3×3 卷积，3→32", "步幅 2，填充 1", 160), ("norm", "BN", "", 40),
-             ("act", "ReLU6", "", 56)], "32×112×112")
-    stages = []
-    in_ch = 32
-    for i, (t, ch, n, s, shape) in enumerate(MOBILENET_V2, 1):
-        subs = []
-        for j in range(n):
-            stride = s if j == 0 else 1
-            res = stride == 1 and (in_ch if j == 0 else ch) == ch
-            subs.append(f"步幅 {stride}，{'残差' if res else '无残差'}")
-        stages.append((f"第 {i} 阶段（stage{i}）：t = {t}，c = {ch}，n = {n}，s = {s}", subs, shape))
-        in_ch = ch
-    head = ([("conv", "1×1 卷积，320→1280", "", 160), ("norm", "BN", "", 40), ("act", "ReLU6", "", 56)], "")
-    c, bottom, x = network("MobileNetV2：输入 3×224×224 的逐阶段形状", "MobileNetV2（宽度 1.0），输入 3×224×224",
-                           stem, stages, head, "1280×7×7", ("倒残差块", "倒残差块"), None)
-    y = notes(c, x, bottom + 28, [
-        "t：扩展倍数；c：输出通道；n：块数；s：第一个块的步幅（其余为 1）。每个块见\"倒残差块\"图。",
-        "17 个倒残差块；只有步幅 1 且通道不变的块有残差连接（共 10 个）。"])
-    c.legend(x, y + 8, ["input", "conv", "norm", "act", "mbblock", "pool", "dropout", "fc"])
-    return c
+    return network(
+        "MobileNetV2：输入 3×224×224 的逐阶段形状", "MobileNetV2（宽度 1.0），输入 3×224×224", "ReLU6", "倒残差块",
+        [(f"第 {i} 阶段（stage{i}）：t = {t}，c = {ch}，n = {n}，s = {s}", ch, n, s, shape)
+         for i, (t, ch, n, s, shape) in enumerate(MOBILENET_V2, 1)],
+        ["t：扩展倍数；c：输出通道；n：块数；s：第一个块的步幅（其余为 1）。每个块见\"倒残差块\"图。",
+         "17 个倒残差块；只有步幅 1 且通道不变的块有残差连接（共 10 个）。"])
 
 
 def efficientnet_b0() -> Canvas:
-    KINDS["mbblock"] = KINDS["mbblock"][:2] + ("MBConv 块",)
-    stem = ([("conv", "3×3 卷积，3→32", "步幅 2，填充 1", 160), ("norm", "BN", "", 40),
-             ("act", "SiLU", "", 56)], "32×112×112")
-    stages = []
-    in_ch = 32
-    for i, (t, k, s, ch, n, shape) in enumerate(EFFICIENTNET_B0, 1):
-        subs = []
-        for j in range(n):
-            stride = s if j == 0 else 1
-            res = stride == 1 and (in_ch if j == 0 else ch) == ch
-            subs.append(f"步幅 {stride}，{'残差' if res else '无残差'}")
-        stages.append((f"第 {i} 阶段（stage{i}）：MBConv{t}，{k}×{k}，c = {ch}，n = {n}，s = {s}", subs, shape))
-        in_ch = ch
-    head = ([("conv", "1×1 卷积，320→1280", "", 160), ("norm", "BN", "", 40), ("act", "SiLU", "", 56)], "")
-    c, bottom, x = network("EfficientNet-B0：输入 3×224×224 的逐阶段形状", "EfficientNet-B0，输入 3×224×224",
-                           stem, stages, head, "1280×7×7", "MBConv 块", None)
-    y = notes(c, x, bottom + 28, [
-        "MBConv6：扩展倍数 6（MBConv1 没有扩展层）；k×k：深度卷积的核；每个块见\"MBConv 块\"图。",
-        "16 个 MBConv 块，9 个有残差连接；随机深度的概率从第 1 个块的 0 增加到最后一个块的 0.2 × 15/16。"])
-    c.legend(x, y + 8, ["input", "conv", "norm", "act", "mbblock", "pool", "dropout", "fc"])
-    return c
+    return network(
+        "EfficientNet-B0：输入 3×224×224 的逐阶段形状", "EfficientNet-B0，输入 3×224×224", "SiLU", "MBConv 块",
+        [(f"第 {i} 阶段（stage{i}）：MBConv{t}，{k}×{k}，c = {ch}，n = {n}，s = {s}", ch, n, s, shape)
+         for i, (t, k, s, ch, n, shape) in enumerate(EFFICIENTNET_B0, 1)],
+        ["MBConv6：扩展倍数 6（MBConv1 没有扩展层）；k×k：深度卷积的核；每个块见\"MBConv 块\"图。",
+         "16 个 MBConv 块，9 个有残差连接；随机深度的概率从第 1 个块的 0 增加到最后一个块的 0.2 × 15/16。"])
 
 
 FIGURES = {

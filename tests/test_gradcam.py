@@ -23,6 +23,7 @@ import pytest
 
 from palm_utils.gradcam import conv_layer_names, grad_cam, show_grad_cam
 from palm_utils.runtime import paddle, set_seed
+from tiny_net import Tiny
 
 matplotlib.use("Agg")
 nn = paddle.nn
@@ -146,19 +147,9 @@ def test_unknown_layer_names_the_conv_layers(trained):
 
 def test_uint8_hwc_image_is_preprocessed():
     """An HWC uint8 RGB image goes through transform_img (224 x 224 out)."""
-
-    class Tiny(nn.Layer):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2D(3, 4, 3, stride=4)
-            self.fc = nn.Linear(4, 1)
-
-        def forward(self, x):
-            return self.fc(F.relu(self.conv(x)).mean(axis=[2, 3]))
-
     set_seed(1)
     img = np.random.default_rng(0).integers(0, 256, (100, 120, 3), dtype=np.uint8)
-    assert grad_cam(Tiny(), img).shape == (224, 224)
+    assert grad_cam(Tiny(kernel=3), img).shape == (224, 224)
 
 
 def test_tuple_output_in_training_mode():
