@@ -18,9 +18,9 @@ same bytes on every run and every machine. One function per figure:
     bottleneck_block.svg    chapter 5: bottleneck block (identity / projection shortcut)
     resnet50.svg            chapter 5
 
-The figures of chapters 6-8 (NiN and DenseNet; Inception v3 and SENet;
-MobileNetV2 and EfficientNet) are in ``diagrams_ch06.py`` to
-``diagrams_ch08.py`` beside this file, drawn with the same helpers.
+The figures of chapters 6-9 (NiN and DenseNet; Inception v3 and SENet;
+MobileNetV2 and EfficientNet; Grad-CAM) are in ``diagrams_ch06.py`` to
+``diagrams_ch09.py`` beside this file, drawn with the same helpers.
 
 The feature-map shapes are the ones printed by ``pu.layer_table`` in the
 notebooks' stored outputs (input 3x224x224; LeNet also 1x28x28): 01_lenet,
@@ -69,6 +69,9 @@ KINDS = {
     "se": ("#fbe3d3", "#c8663a", "SE 模块"),
     "dw": ("#c9e6f5", "#2b87b5", "深度卷积"),
     "mbblock": ("#e9eef7", "#6d84ad", "模块"),
+    # chapter 9
+    "grad": ("#dff3f7", "#2a8ca8", "梯度（反向传播）"),
+    "cam": ("#fde8e0", "#c8663a", "Grad-CAM 的运算"),
 }
 
 
@@ -817,8 +820,8 @@ FIGURES = {
 }
 
 
-#: the modules with the figures of chapters 6-8 (beside this file; they use its helpers)
-LATER_CHAPTERS = ("diagrams_ch06", "diagrams_ch07", "diagrams_ch08")
+#: the modules with the figures of chapters 6-9 (beside this file; they use its helpers)
+LATER_CHAPTERS = ("diagrams_ch06", "diagrams_ch07", "diagrams_ch08", "diagrams_ch09")
 
 
 def all_figures() -> dict:
