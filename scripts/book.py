@@ -90,7 +90,8 @@ def _prompt(nb, index: int) -> int | None:
 
 def execute(notebooks_dir: Path, staging: Path, *, quick: bool = True, timeout: int | None = None) -> Path:
     """Execute copies of ``notebooks_dir/*.ipynb`` into ``staging`` (emptied
-    first; it is also the kernels' working directory) and return it. Raises
+    first; it is also the kernels' working directory, with a copy of
+    ``results/`` beside it, as in the checkout) and return it. Raises
     :class:`NotebookFailed` naming the notebook and the failing cell."""
     nbtool = _nbtool()
     notebooks = sorted(Path(notebooks_dir).glob("*.ipynb"))
@@ -99,6 +100,10 @@ def execute(notebooks_dir: Path, staging: Path, *, quick: bool = True, timeout: 
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
+    # the later chapters compare with the stored full runs at ../results/full-run
+    results = staging.parent / "results"
+    if not results.exists():
+        shutil.copytree(RESULTS.parent, results)
     saved = os.environ.get("PALM_QUICK")
     if quick:
         os.environ["PALM_QUICK"] = "1"

@@ -89,7 +89,7 @@ def test_failing_notebook_is_named_and_previous_book_kept(tmp_path, capsys):
     assert "99_broken.ipynb failed at cell 2 (code cell In [2]): ValueError: boom" in err
     assert (out / "index.html").read_text() == "previous book"
     assert sorted(p.name for p in out.iterdir()) == ["index.html"]
-    assert sorted(p.name for p in out.parent.iterdir()) == ["book", "executed"]  # no temporary folders left
+    assert sorted(p.name for p in out.parent.iterdir()) == ["book", "executed", "results"]  # no temporary folders
     assert nbformat.read(notebooks / "99_broken.ipynb", as_version=4) == before  # only the copy was executed
 
 
