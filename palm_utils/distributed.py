@@ -19,20 +19,15 @@ Helpers here are no-ops in a single process (``rank() == 0``,
 """
 from __future__ import annotations
 
-import importlib
 import math
 import os
 
 import numpy as np
 
-from .evaluation import iterate, main_logits
-from .metrics import binary_metrics
+from .evaluation import predict, summarize, validation_row
 from .runtime import has_gpu, paddle
 
-F = paddle.nn.functional
 dist = paddle.distributed
-# the module: ``palm_utils.evaluation`` as an attribute is the function of that name
-_evaluation = importlib.import_module(".evaluation", __package__)
 
 
 # --------------------------------------------------------------------------
@@ -206,21 +201,6 @@ def valid_loader(dataset, batch_size: int = 10):
 # Evaluation over all ranks
 # --------------------------------------------------------------------------
 
-@paddle.no_grad()
-def predict(model, loader) -> tuple[float, np.ndarray, np.ndarray]:
-    """Summed BCE loss, probabilities and labels of ``model`` on ``loader``."""
-    model = unwrap(model)
-    model.eval()
-    loss, probs, labels = 0.0, [], []
-    for images, target in iterate(loader):
-        logits = main_logits(model(images)).astype("float32")
-        loss += F.binary_cross_entropy_with_logits(logits, target, reduction="sum").item()
-        probs.append(F.sigmoid(logits).numpy().ravel())
-        labels.append(target.numpy().ravel())
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype="float32")  # noqa: E731
-    return loss, cat(probs), cat(labels)
-
-
 def _in_validation_order(parts: list[np.ndarray]) -> np.ndarray:
     """Rank ``r``'s j-th value is item ``r + j * world`` of the validation
     set (:func:`shard`): interleave the ranks' arrays back into that order."""
@@ -239,30 +219,20 @@ def evaluate_gathered(model, loader, return_predictions: bool = False, ci: bool 
     predictions are gathered with ``all_gather_object`` and put back in
     validation-set order, so every rank gets the metrics of the whole
     validation set, each image counted once (``n`` says how many)."""
-    import inspect
-
-    loss, probs, labels = predict(model, loader)
-    parts = [(loss, probs, labels)]
+    local = predict(unwrap(model), loader)
+    parts = [local]
     if world_size() > 1:
         parts = []
-        dist.all_gather_object(parts, (loss, probs, labels))
+        dist.all_gather_object(parts, local)
     labels = _in_validation_order([p[2] for p in parts])
     probs = _in_validation_order([p[1] for p in parts])
-    if len(labels) == 0:
-        raise ValueError("The validation loaders yielded no batches.")
-    options = {"ci": ci} if "ci" in inspect.signature(binary_metrics).parameters else {}
-    result = binary_metrics(labels, probs, **options)
-    result["loss"] = sum(p[0] for p in parts) / len(labels)
+    result = summarize(sum(p[0] for p in parts), probs, labels,
+                       return_predictions=return_predictions, ci=ci)
     result["n"] = int(len(labels))
-    if return_predictions and hasattr(_evaluation, "prediction_record"):
-        result["predictions"] = _evaluation.prediction_record(labels, probs)
     return result
 
 
 def binary_eval(model, loader) -> dict:
     """The ``val_*`` entries :func:`~palm_utils.train_pm` records for an
     epoch, over the whole validation set (``evaluate`` for ``fit``)."""
-    if hasattr(_evaluation, "validation_row"):
-        return _evaluation.validation_row(evaluate_gathered(model, loader, return_predictions=True))
-    result = evaluate_gathered(model, loader)
-    return {"val_loss": result["loss"], "val_acc": result["accuracy"], "val_auc": result["auc"]}
+    return validation_row(evaluate_gathered(model, loader, return_predictions=True))

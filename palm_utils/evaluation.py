@@ -43,18 +43,31 @@ def evaluate_model(model, loader, return_predictions: bool = False, ci: bool = T
     "probs": [...]}`` per image, in loader order, as JSON-ready lists (what
     ``history.json`` keeps of the best epoch, so that intervals can be
     recomputed later; see :func:`validation_row`)."""
+    return summarize(*predict(model, loader), return_predictions=return_predictions, ci=ci)
+
+
+@paddle.no_grad()
+def predict(model, loader) -> tuple[float, np.ndarray, np.ndarray]:
+    """Summed BCE loss, probabilities and labels of ``model`` on ``loader``
+    (in eval mode; empty arrays when the loader yields nothing)."""
     model.eval()
-    losses, probs, labels = [], [], []
+    loss, probs, labels = 0.0, [], []
     for images, target in iterate(loader):
         logits = main_logits(model(images)).astype("float32")
-        losses.append(F.binary_cross_entropy_with_logits(logits, target, reduction="sum").item())
+        loss += F.binary_cross_entropy_with_logits(logits, target, reduction="sum").item()
         probs.append(F.sigmoid(logits).numpy().ravel())
         labels.append(target.numpy().ravel())
-    if not labels:
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype="float32")  # noqa: E731
+    return loss, cat(probs), cat(labels)
+
+
+def summarize(loss: float, probs, labels, return_predictions: bool = False, ci: bool = True) -> dict:
+    """:func:`~palm_utils.metrics.binary_metrics` plus the mean loss, from
+    :func:`predict`'s summed loss, probabilities and labels."""
+    if len(labels) == 0:
         raise ValueError("The validation loader yielded no batches.")
-    labels, probs = np.concatenate(labels), np.concatenate(probs)
     result = binary_metrics(labels, probs, ci=ci)
-    result["loss"] = sum(losses) / len(labels)
+    result["loss"] = loss / len(labels)
     if return_predictions:
         result["predictions"] = prediction_record(labels, probs)
     return result
