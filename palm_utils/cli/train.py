@@ -252,7 +252,7 @@ def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
         config.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), epochs_done=len(history))
         atomic_write_json(save_dir / CONFIG_FILE, config)
         if history:
-            best = max(history, key=lambda h: h["val_acc"])
+            best = pu.best_epoch(history)
             print(f"Saved to {save_dir}: best val acc {best['val_acc']:.4f} (epoch {best['epoch']})")
     pd_dist.barrier()
     return 0
