@@ -68,7 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
-from palm_utils.metrics import binary_metrics, wilson_interval
+from palm_utils.metrics import binary_metrics, bootstrap_ci, wilson_interval
 from palm_utils.results import (NOT_IN_COURSE, RUNS, best_epoch, best_epoch_intervals,
                                 course_reference, reference_table)
 from palm_utils.summary import conv_out
@@ -184,9 +184,21 @@ def test_comparison_table_interval_columns(tmp_path):
     assert table.loc["new", "course reference"] == ""  # not a chapter's run
 
 
-def test_committed_full_runs_get_accuracy_intervals():
-    table = comparison_table(REPO / "results" / "full-run", reference=True)
-    assert table.loc["resnet50", "acc 95 % CI"] == "0.918-0.963"
+def test_committed_full_runs_get_bootstrap_intervals():
+    # every committed PALM full run keeps its best epoch's 400 predictions: the
+    # table's intervals are the bootstrap over them, around the best accuracy
+    root = REPO / "results" / "full-run"
+    table = comparison_table(root, reference=True)
+    palm = [run for run in table.index if table.loc[run, "data"] == "real PALM"]
+    assert "resnet50" in palm and "lenet_mnist" not in palm
+    for run in palm:
+        saved = json.loads((root / run / "history.json").read_text())["best_predictions"]
+        assert len(saved["labels"]) == len(saved["probs"]) == 400, run
+        ci = bootstrap_ci(saved["labels"], saved["probs"])
+        assert table.loc[run, "acc 95 % CI"] == "{:.3f}-{:.3f}".format(*ci["accuracy"]), run
+        assert table.loc[run, "AUC 95 % CI"] == "{:.3f}-{:.3f}".format(*ci["auc"]), run
+        assert table.loc[run, "CI"] == "bootstrap", run
+        assert ci["accuracy"][0] <= table.loc[run, "best acc"] <= ci["accuracy"][1], run
     assert table.loc["lenet_mnist", "acc 95 % CI"] == "–"
     assert table.loc["alexnet_aug", "course reference"] == REFERENCE["AlexNet"]
 
