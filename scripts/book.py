@@ -101,8 +101,10 @@ def execute(notebooks_dir: Path, staging: Path, *, quick: bool = True, timeout: 
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     # the later chapters compare with the stored full runs at ../results/full-run
+    # (a fresh copy each time: a copy left by an earlier build would hide newer runs)
     results = staging.parent / "results"
-    if not results.exists():
+    if results.resolve() != RESULTS.parent.resolve():
+        shutil.rmtree(results, ignore_errors=True)
         shutil.copytree(RESULTS.parent, results)
     saved = os.environ.get("PALM_QUICK")
     if quick:
