@@ -89,12 +89,15 @@ def torch_namespace() -> dict:
         initializer=types.SimpleNamespace(Uniform=lambda *a, **k: None),
     )
     F = types.SimpleNamespace(
-        relu=tf.relu, sigmoid=torch.sigmoid,
+        relu=tf.relu, relu6=tf.relu6, silu=tf.silu, sigmoid=torch.sigmoid,
         leaky_relu=lambda x, negative_slope=0.01: tf.leaky_relu(x, negative_slope),
+        adaptive_avg_pool2d=tf.adaptive_avg_pool2d,
     )
     paddle = types.SimpleNamespace(
         flatten=torch.flatten, ParamAttr=lambda *a, **k: None,
         concat=lambda xs, axis=0: torch.cat(xs, dim=axis),
+        floor=torch.floor, rand=lambda shape, dtype=None: torch.rand(*shape, dtype=dtype),
+        no_grad=torch.no_grad,
     )
     return {"paddle": paddle, "nn": nn, "F": F, "math": math}
 

@@ -35,7 +35,7 @@ def test_chapter_networks_build_with_the_chapters_parameter_counts(name):
     assert count_params(model) == CHAPTER_PARAMS[name]
 
 
-@pytest.mark.parametrize("name", ["GoogLeNet", "ResNet-50"])
+@pytest.mark.parametrize("name", list(networks.CHAPTERS))
 def test_pytorch_runs_the_same_source(name):
     torch = pytest.importorskip("torch", reason="PyTorch not installed; the benchmark reports it absent")
     pd_model = networks.build(name, networks.paddle_namespace())
