@@ -35,7 +35,8 @@ spec.loader.exec_module(book)
 def stored_images(path: Path) -> int:
     nb = nbformat.read(path, as_version=4)
     return sum(1 for cell in nb.cells if cell.cell_type == "code"
-               for out in cell.outputs if "image/png" in out.get("data", {}))
+               for out in cell.outputs
+               if {"image/png", "image/jpeg"} & set(out.get("data", {})))
 
 
 def diagrams(path: Path) -> list[str]:
