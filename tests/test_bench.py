@@ -95,6 +95,21 @@ def test_peak_formula():
     assert report.train_gflops(10**9, 1.0) == 60.0
 
 
+@pytest.mark.parametrize("vendor,family,model,flags,lanes", [
+    ("AuthenticAMD", 23, 1, "avx avx2 fma", 4),        # Zen 1: 128-bit FP units
+    ("AuthenticAMD", 23, 49, "avx avx2 fma", 8),       # Zen 2
+    ("AuthenticAMD", 25, 17, "avx2 fma avx512f", 8),   # Zen 4: AVX-512 double-pumped
+    ("GenuineIntel", 6, 85, "avx2 fma avx512f", 16),
+    ("GenuineIntel", 6, 60, "avx2 fma", 8),
+])
+def test_detect_lanes(monkeypatch, vendor, family, model, flags, lanes):
+    info = (f"vendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n"
+            f"model name\t: Some CPU @ 2.00GHz\nflags\t\t: fpu sse sse2 {flags}\n")
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: info)
+    m = machine.detect()
+    assert (m.lanes, m.clock_ghz) == (lanes, 2.0)
+
+
 def test_run_writes_a_complete_report(tmp_path, monkeypatch):
     out = tmp_path / "docs" / "benchmarks.md"
     monkeypatch.setattr(step, "torch_available", lambda: None)
