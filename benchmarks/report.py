@@ -41,6 +41,31 @@ def _mkl_sentence(applied) -> str:
     return "MKL's own kernel choice (the AVX2 override applies to AMD CPUs only; not this one)."
 
 
+ONEDNN_LEVER = "+ oneDNN (FLAGS_use_mkldnn)"
+
+
+def noise_sentence(rows: list[dict], ref: float) -> str:
+    """What the oneDNN row says about noise when no oneDNN kernel ran.
+
+    That row then runs the very kernels of the reference row, so the gap
+    between them is run-to-run noise. It is one sample of that noise, so a
+    '+' row is called indistinguishable from the reference while its gap is
+    at most twice as large (on a log scale: ratio <= noise squared).
+    """
+    same = next((r["seconds"] for r in rows if r["lever"] == ONEDNN_LEVER), None)
+    if same is None:
+        return ""
+    noise = max(same, ref) / min(same, ref)
+    within = [r["lever"][2:] for r in rows if r["lever"].startswith("+ ") and r["lever"] != ONEDNN_LEVER
+              and r["seconds"] and max(r["seconds"], ref) / min(r["seconds"], ref) <= noise ** 2]
+    text = (f"The oneDNN row therefore ran the reference's own kernels, and the {noise:.2f}x between those "
+            "two rows is this table's run-to-run noise.")
+    if within:
+        text += (" A gap of up to twice that is not a measured difference here: "
+                 + ", ".join(within) + ".")
+    return text
+
+
 def _ok(value: float, target: float, higher: bool = True) -> str:
     good = value >= target if higher else value <= target
     return "met" if good else "**not met**"
@@ -139,6 +164,9 @@ def markdown(res: dict) -> str:
                       f"(counted from `ONEDNN_VERBOSE`): {lev['onednn_primitives']}."
                       + (" This Paddle build runs its own CPU kernels in eager mode whatever the flag says."
                          if lev["onednn_primitives"] == 0 else "")]
+            noise = noise_sentence(lev["rows"], ref) if lev["onednn_primitives"] == 0 and ref else ""
+            if noise:
+                lines += ["", noise]
     lines += ["", "## 3. GPU", ""]
     if res["gpu"] is None:
         lines.append("Skipped: no CUDA GPU was available to this Paddle build on the machine above.")

@@ -27,7 +27,7 @@ from palm_utils.runtime import configure_cpu, paddle
 BATCH = 10
 #: What palm_utils' CPU path adds to the thread count and MKL's AVX2
 #: dispatch on AMD (both set by :mod:`palm_utils.runtime`), as ``paddle_step``
-#: options. Empty: none of the other levers measured helped by default
+#: options. Empty: none of the other levers measured helped beyond run-to-run noise
 #: (see docs/benchmarks.md).
 CPU_DEFAULTS: dict = {}
 #: the optimizer each chapter uses (the course's choice)

@@ -66,8 +66,9 @@ def use_mkl_avx2_on_amd(environ=None, cpuinfo: str | None = None) -> bool:
     Paddle's CPU wheels do their matrix products (every conv and linear
     layer) in Intel MKL 2019, which picks its slow generic SSE kernels on
     any non-Intel CPU. ``MKL_DEBUG_CPU_TYPE=5`` makes it take the AVX2 path
-    instead; measured on a 2-core AMD EPYC, one ResNet-50 training step on
-    both cores took 2.2-2.7x less time (docs/benchmarks.md). Set only on AMD CPUs that have AVX2
+    instead; one ResNet-50 training step on both cores of an AMD EPYC took
+    1.75x less time on Zen 1 (docs/benchmarks.md) and 2.65x less on a newer
+    EPYC with AVX-512 (an earlier run). Set only on AMD CPUs that have AVX2
     and FMA (on others it could select instructions the CPU lacks), never over
     a value the user set, and not when ``PALM_MKL_AVX2=0``. MKL reads the
     variable at its first call, so this runs before Paddle is imported.

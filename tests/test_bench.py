@@ -110,6 +110,22 @@ def test_detect_lanes(monkeypatch, vendor, family, model, flags, lanes):
     assert (m.lanes, m.clock_ghz) == (lanes, 2.0)
 
 
+def test_noise_sentence_uses_the_onednn_row_as_the_noise_floor():
+    rows = [{"lever": "all cores + MKL AVX2 on AMD (palm_utils)", "seconds": 7.76},
+            {"lever": "+ NHWC data_format", "seconds": 11.56},
+            {"lever": "+ oneDNN (FLAGS_use_mkldnn)", "seconds": 6.98},
+            {"lever": "+ paddle.jit.to_static", "seconds": 6.81},
+            {"lever": "+ bfloat16 autocast", "seconds": 6.91}]
+    text = report.noise_sentence(rows, 7.76)
+    assert "1.11x between those two rows" in text
+    # 1.14x and 1.12x are within 1.11x squared; NHWC's 1.49x is not
+    assert text.endswith("not a measured difference here: paddle.jit.to_static, bfloat16 autocast.")
+    rows[2]["seconds"] = 7.70  # a 1.01x noise floor: every other row is a measured difference
+    text = report.noise_sentence(rows, 7.76)
+    assert "1.01x" in text and "not a measured difference" not in text
+    assert report.noise_sentence(rows[:2], 7.76) == ""  # no oneDNN row, nothing to say
+
+
 def test_run_writes_a_complete_report(tmp_path, monkeypatch):
     out = tmp_path / "docs" / "benchmarks.md"
     monkeypatch.setattr(step, "torch_available", lambda: None)
