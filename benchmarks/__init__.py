@@ -35,7 +35,7 @@ LEVERS = {
     "all cores, MKL's own dispatch": dict(mkl_avx2=False),
     LEVER_REFERENCE: dict(),
     "+ NHWC data_format": dict(layout="NHWC"),
-    "+ oneDNN (FLAGS_use_mkldnn)": dict(flags={"FLAGS_use_mkldnn": True}),
+    report.ONEDNN_LEVER: dict(flags={"FLAGS_use_mkldnn": True}),
     "+ paddle.jit.to_static": dict(to_static=True),
     "+ bfloat16 autocast": dict(amp="bfloat16"),
 }

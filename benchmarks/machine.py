@@ -4,9 +4,10 @@ Peak FP32 FLOP/s = cores x clock x FMA pipes x SIMD lanes x 2 (an FMA is a
 multiply and an add). The SIMD lanes are those of the widest vector FMA the
 core executes at full rate: 16 for AVX-512 on Intel server cores, 8 for AVX2
 and for AMD Zen 4's AVX-512 (it runs 512-bit instructions as two 256-bit
-halves), 4 for AVX2 on AMD Zen 1 and Zen+ (family 0x17 below model 0x30: their
-FP units are 128 bits wide, so a 256-bit FMA takes two). The pipe count is 2 on every recent x86 server core; the CPU does
-not report it, so it is an assumption and printed as such.
+halves), 4 for AVX2 on AMD Zen 1 and Zen+ (family 0x17 below model 0x30:
+their FP units are 128 bits wide, so a 256-bit FMA takes two). The pipe
+count is 2 on every recent x86 server core; the CPU does not report it, so
+it is an assumption and printed as such.
 """
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ def _mkl_sentence(applied) -> str:
     return "MKL's own kernel choice (the AVX2 override applies to AMD CPUs only; not this one)."
 
 
+#: the lever row that sets FLAGS_use_mkldnn (a key of ``benchmarks.LEVERS``)
 ONEDNN_LEVER = "+ oneDNN (FLAGS_use_mkldnn)"
 
 
@@ -55,9 +56,12 @@ def noise_sentence(rows: list[dict], ref: float) -> str:
     same = next((r["seconds"] for r in rows if r["lever"] == ONEDNN_LEVER), None)
     if same is None:
         return ""
-    noise = max(same, ref) / min(same, ref)
+    def gap(seconds: float) -> float:
+        return max(seconds, ref) / min(seconds, ref)
+
+    noise = gap(same)
     within = [r["lever"][2:] for r in rows if r["lever"].startswith("+ ") and r["lever"] != ONEDNN_LEVER
-              and r["seconds"] and max(r["seconds"], ref) / min(r["seconds"], ref) <= noise ** 2]
+              and r["seconds"] and gap(r["seconds"]) <= noise ** 2]
     text = (f"The oneDNN row therefore ran the reference's own kernels, and the {noise:.2f}x between those "
             "two rows is this table's run-to-run noise.")
     if within:
