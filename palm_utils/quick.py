@@ -11,8 +11,8 @@ from __future__ import annotations
 from .datasets import config
 
 EPOCHS = 1
-TRAIN_BATCHES = 3
-VALID_IMAGES = 20
+TRAIN_BATCHES = 2
+VALID_IMAGES = 10
 MNIST_TRAIN = 200
 MNIST_TEST = 100
 

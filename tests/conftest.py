@@ -2,6 +2,7 @@
 environment variables cleared so that the developer's settings never leak in."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -62,3 +63,22 @@ def make_mini_palm(root: Path, n_train: int = 20, n_valid: int = 20, seed: int =
 @pytest.fixture(scope="session")
 def mini_palm(tmp_path_factory) -> Path:
     return make_mini_palm(tmp_path_factory.mktemp("mini") / "palm")
+
+
+@pytest.fixture(scope="session")
+def standin_palm(tmp_path_factory) -> Path:
+    """The default stand-in (seed 0, 224x224), generated once per session:
+    rendering its 800 images takes most of a minute on 2 cores. Tests read it
+    and never change it; a test that needs it somewhere else copies it there
+    with :func:`copy_standin`."""
+    from palm_utils.datasets.standin import generate_standin
+
+    root = tmp_path_factory.mktemp("standin") / "PALM-standin"
+    assert generate_standin(root, seed=0, workers=2, progress=False) == root
+    return root
+
+
+def copy_standin(standin: Path, dest: Path) -> Path:
+    """A copy of the session's stand-in at ``dest`` (its marker included)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(standin, dest))

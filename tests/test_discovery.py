@@ -5,7 +5,7 @@ import pytest
 from palm_utils.datasets import config, discovery
 from palm_utils.datasets.discovery import find_dataset
 from palm_utils.datasets.layout import STANDIN_MARKER
-from conftest import SHARED_PALM, make_mini_palm
+from conftest import SHARED_PALM, copy_standin, make_mini_palm
 
 
 def test_explicit_path_first(mini_palm, monkeypatch, tmp_path, capsys):
@@ -46,8 +46,13 @@ def test_aistudio_zips_prepared_on_first_use(monkeypatch, tmp_path):
     assert find_dataset(verbose=False).source == "prepared folder"  # second time: already there
 
 
-def test_standin_when_nothing_found(capsys):
+def test_standin_when_nothing_found(standin_palm, capsys):
+    # The session's stand-in (seed 0), placed where discovery keeps its own:
+    # generate_standin reuses it only if discovery asks for the same seed and
+    # size, and would refuse to touch it otherwise.
+    copy_standin(standin_palm, config.standin_dir())
     info = find_dataset()
+    assert info.root == config.standin_dir()
     assert info.standin and info.source == "stand-in"
     assert (info.root / STANDIN_MARKER).is_file()
     assert info.train_counts == {"H": 26, "N": 161, "P": 213}

@@ -168,6 +168,7 @@ def test_format_ci():
 def test_majority_baseline_accepts_counts_datasets_and_dataset_info(tmp_path, monkeypatch):
     from conftest import make_mini_palm
 
+    from palm_utils import quick
     from palm_utils.datasets import config, find_dataset
     from palm_utils.loaders import PalmDataset
     from palm_utils.runtime import paddle
@@ -182,9 +183,9 @@ def test_majority_baseline_accepts_counts_datasets_and_dataset_info(tmp_path, mo
     assert majority_baseline(paddle.io.DataLoader(valid_set, batch_size=10)) == 0.5
     with pytest.raises(TypeError, match="Cannot read labels from function"):
         majority_baseline(lambda: None)  # a course-style reader: its labels are not known
-    # quick mode keeps 20 evenly spread images (every other one: all label 0),
+    # quick mode keeps 10 evenly spread images (every fourth one: all label 0),
     # and the baseline follows the images the loaders yield
     monkeypatch.setenv(config.ENV_QUICK, "1")
     quick_labels = PalmDataset.valid(info.valid_dir, info.label_file).labels
-    assert len(quick_labels) == 20
+    assert len(quick_labels) == quick.VALID_IMAGES == 10
     assert majority_baseline(info) == majority_baseline(quick_labels) == 1.0

@@ -16,15 +16,13 @@ from palm_utils.datasets.layout import (
     looks_like_dataset,
 )
 
-SEED = 3
+SEED = 0  # the default seed: conftest's session-wide stand-in
 
 
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory):
-    """One full stand-in at 224x224, shared by the tests of this module."""
-    root = tmp_path_factory.mktemp("synth") / "PALM-standin"
-    assert synth.generate_standin(root, seed=SEED, workers=2, progress=False) == root
-    return root
+@pytest.fixture
+def standin(standin_palm):
+    """The full stand-in at 224x224 that conftest generates once per session."""
+    return standin_palm
 
 
 def fake_render(rng, positive, size=(224, 224), high_myopia=False):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_mini_palm
+from conftest import copy_standin, make_mini_palm
 from palm_utils import find_dataset, training
 from palm_utils.cli import netspec
 from palm_utils.checkpoint import load_state
@@ -54,9 +54,11 @@ def test_parser_defaults_and_optimizers():
         build_parser().parse_args(["--net", "resnet50", "--optimizer", "rmsprop"])
 
 
-def test_train_one_epoch_quick_on_the_standin(tmp_path):
+def test_train_one_epoch_quick_on_the_standin(tmp_path, standin_palm):
     nb = write_notebook(tmp_path / "tiny.ipynb")
     save = tmp_path / "ck"
+    # the session's stand-in where PALM_HOME keeps it (generating it again takes most of a minute)
+    home_standin = copy_standin(standin_palm, tmp_path / "home" / "PALM-standin")
     proc, seconds = run([sys.executable, *TRAIN, "--net", f"{nb}:TinyBN", "--net-arg", "width=4",
                          "--epochs", "3", "--optimizer", "adam", "--save-dir", str(save)],
                         tmp_path, timeout=300, PALM_QUICK="1", PALM_OFFLINE="1",
@@ -66,7 +68,6 @@ def test_train_one_epoch_quick_on_the_standin(tmp_path):
                  "palm_best.pdparams"):
         assert (save / name).is_file(), name
     assert not list(save.glob("*.tmp")) and not list(save.glob(".*"))
-    assert (tmp_path / "home" / "PALM-standin").is_dir()   # generated under PALM_HOME, not the repo
 
     config = json.loads((save / "config.json").read_text())
     assert config["args"]["net"] == f"{nb}:TinyBN" and config["args"]["epochs"] == 3
@@ -74,6 +75,7 @@ def test_train_one_epoch_quick_on_the_standin(tmp_path):
     assert config["versions"]["paddle"] == paddle.__version__
     assert config["device"] == "cpu" and config["world_size"] == 1
     assert config["data"]["standin"] and config["quick"] and config["epochs_done"] == 1
+    assert config["data"]["root"] == str(home_standin)   # the one under PALM_HOME, not the repo's
 
     history = json.loads((save / "history.json").read_text())
     assert [h["epoch"] for h in history["epochs"]] == [1]      # quick mode: one epoch
