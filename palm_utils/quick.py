@@ -11,7 +11,7 @@ from __future__ import annotations
 from .datasets import config
 
 EPOCHS = 1
-TRAIN_BATCHES = 2
+TRAIN_BATCHES = 1
 VALID_IMAGES = 10
 MNIST_TRAIN = 200
 MNIST_TEST = 100
@@ -26,10 +26,15 @@ def is_quick(announce: bool = True) -> bool:
     if on and announce and not _announced:
         _announced = True
         print(
-            f"Quick mode (PALM_QUICK=1): at most {EPOCHS} epoch(s), {TRAIN_BATCHES} "
-            f"training batches per epoch, {VALID_IMAGES} validation images."
+            f"Quick mode (PALM_QUICK=1): at most {EPOCHS} epoch(s), "
+            f"{batches(TRAIN_BATCHES, 'training ')} per epoch, {VALID_IMAGES} validation images."
         )
     return on
+
+
+def batches(n: int, kind: str = "") -> str:
+    """``"1 batch"``, ``"3 batches"`` (``kind`` goes before the noun)."""
+    return f"{n} {kind}batch" + ("" if n == 1 else "es")
 
 
 def cap_epochs(epochs: int) -> int:

@@ -178,7 +178,7 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
     requested, epochs = epochs, quick.cap_epochs(epochs)
     total = _num_batches(train_loader)
     if quick.is_quick(announce=False):
-        say(f"quick mode: {epochs} of {requested} epochs, {total} batches per epoch "
+        say(f"quick mode: {epochs} of {requested} epochs, {quick.batches(total)} per epoch "
               f"(unset PALM_QUICK for the full run)")
     use_amp = bool(amp) and has_gpu()
     if amp and not use_amp:

@@ -67,14 +67,22 @@ def mini_palm(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def standin_palm(tmp_path_factory) -> Path:
-    """The default stand-in (seed 0, 224x224), generated once per session:
-    rendering its 800 images takes most of a minute on 2 cores. Tests read it
-    and never change it; a test that needs it somewhere else copies it there
-    with :func:`copy_standin`."""
+    """The default stand-in (seed 0, 224x224) where the checkout keeps it
+    (``data/PALM-standin``, or under ``$PALM_HOME``): the notebooks find the
+    same one there, so a test run and a notebook run generate it once between
+    them (rendering its 800 images takes most of a minute on 2 cores). When
+    something else occupies that folder, a private copy in a temporary folder.
+    Tests read it and never change it; a test that needs it somewhere else
+    copies it there with :func:`copy_standin`."""
     from palm_utils.datasets.standin import generate_standin
 
-    root = tmp_path_factory.mktemp("standin") / "PALM-standin"
-    assert generate_standin(root, seed=0, workers=2, progress=False) == root
+    # A session fixture is set up before clean_env, so this is the real location.
+    root = config.standin_dir()
+    try:
+        assert generate_standin(root, seed=0, workers=2, progress=False) == root
+    except FileExistsError:
+        root = tmp_path_factory.mktemp("standin") / "PALM-standin"
+        assert generate_standin(root, seed=0, workers=2, progress=False) == root
     return root
 
 

@@ -21,7 +21,7 @@ SEED = 0  # the default seed: conftest's session-wide stand-in
 
 @pytest.fixture
 def standin(standin_palm):
-    """The full stand-in at 224x224 that conftest generates once per session."""
+    """The full stand-in at 224x224 that conftest generates (or finds) once per session."""
     return standin_palm
 
 
@@ -40,7 +40,7 @@ def test_layout_and_counts(standin):
     assert valid == [f"V{i:04d}.jpg" for i in range(1, 401)]
     marker = json.loads((standin / STANDIN_MARKER).read_text())
     assert marker["seed"] == SEED and marker["size"] == [224, 224]
-    assert not list(standin.parent.glob(".*"))  # no temporary folders left
+    assert not list(standin.parent.glob(f".{standin.name}.tmp-*"))  # no temporary folders left
 
 
 def test_readable_by_labels_module(standin):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from palm_utils import evaluation, load_history, train_pm
+from palm_utils import evaluation, load_history, quick, train_pm
 from palm_utils.checkpoint import load_state
 from palm_utils.cli.demo import TinyNet
 from palm_utils.datasets.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
@@ -200,7 +200,9 @@ def test_quick_mode_is_announced_by_the_loop(mini_palm, tmp_path, monkeypatch, c
     valid = valid_data_loader(mini_palm / VALID_DIR, mini_palm / CSV_NAME, batch_size=4)
     history = train_pm(model, opt, train, valid, epochs=5, save_dir=tmp_path, progress=False)
     assert len(history) == 1
-    assert "quick mode: 1 of 5 epochs, 3 batches per epoch" in capsys.readouterr().out
+    n = quick.TRAIN_BATCHES  # training images are capped at n batches of 4
+    per_epoch = "1 batch" if n == 1 else f"{n} batches"
+    assert f"quick mode: 1 of 5 epochs, {per_epoch} per epoch" in capsys.readouterr().out
 
 
 def test_label_smoothing_trains_against_softened_targets(mini_palm, tmp_path):
