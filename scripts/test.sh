@@ -20,11 +20,11 @@ for line in $lines; do
     if [ "$line" = 3 ]; then
         (source scripts/setup.sh
          echo "== line 1: Paddle $(python -W ignore -c 'import paddle; print(paddle.__version__)'), NumPy $(python -c 'import numpy; print(numpy.__version__)')"
-         python -m pytest --nbval --nbval-current-env tests notebooks "$@") || status=1
+         python -m pytest --nbval --nbval-current-env --durations=15 tests notebooks "$@") || status=1
     else
         (source scripts/setup_aistudio_like.sh
          echo "== line 2: Paddle $(python -W ignore -c 'import paddle; print(paddle.__version__)'), NumPy $(python -c 'import numpy; print(numpy.__version__)'), palm_utils from the checkout"
-         python -m pytest --nbval --nbval-current-env tests notebooks --ignore=tests/test_book.py \
+         python -m pytest --nbval --nbval-current-env --durations=15 tests notebooks --ignore=tests/test_book.py \
              --ignore=tests/test_bench.py --ignore=tests/test_full_run.py \
              --ignore=tests/test_notebooks_clean.py "$@") || status=1
     fi
