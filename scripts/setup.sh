@@ -10,7 +10,10 @@
 # into the venv first: it downloads in parallel and sets up the ~100 packages
 # in seconds where pip takes minutes. A venv that sees the machine's packages
 # keeps pip, because uv does not count those as installed and would add a
-# second NumPy (or Paddle) inside the venv.
+# second NumPy (or Paddle) inside the venv. uv compiles the bytecode as pip
+# does (--compile-bytecode): without it every new Python process, each
+# notebook kernel included, compiles Paddle's modules again where the
+# environment does not write .pyc files (PYTHONDONTWRITEBYTECODE, as in CI).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
@@ -32,7 +35,7 @@ _palm_pip() { python -m pip install --quiet --disable-pip-version-check "$@"; }
 if grep -qi "^include-system-site-packages *= *false" .venv/pyvenv.cfg \
         && { command -v uv >/dev/null 2>&1 || _palm_pip uv >"$log" 2>&1; }; then
     installer=uv
-    _palm_install() { uv pip install --quiet --python .venv/bin/python "$@"; }
+    _palm_install() { uv pip install --quiet --compile-bytecode --python .venv/bin/python "$@"; }
 else
     installer=pip
     _palm_install() { _palm_pip "$@"; }

@@ -15,9 +15,10 @@ PY=${PYTHON:-python3}
 platform="paddlepaddle==2.6.2 numpy==1.26.4 opencv-python==4.11.0.86"
 echo "setup (AI Studio-like): $platform"
 # The platform itself is installed with uv (seconds, where pip takes minutes);
-# the README's step below is the plain pip a student runs.
+# the README's step below is the plain pip a student runs. --compile-bytecode
+# as pip does (see setup.sh).
 python -m pip install --quiet --disable-pip-version-check uv 2>&1 | grep -v "^WARNING: Location" || true
-uv pip install --quiet --python .venv-aistudio/bin/python $platform pandas scikit-learn \
+uv pip install --quiet --compile-bytecode --python .venv-aistudio/bin/python $platform pandas scikit-learn \
     matplotlib tqdm openpyxl mlxtend pytest nbval ipykernel nbclient nbformat
 python -c "import paddle, numpy, cv2" || { echo "FAILED: the AI Studio-like environment"; exit 1; }
 before=$(python -m pip freeze | grep -iE '^(paddlepaddle|numpy|opencv)' | sort)
