@@ -19,7 +19,9 @@ Behind them:
 - :mod:`~palm_utils.session`     ``setup()``: the first cell of every chapter
 - :mod:`~palm_utils.environment` the packages palm_utils needs, and how to install them
 - :mod:`~palm_utils.runtime`     device, CPU threads, seeds, quiet warnings
-- :mod:`~palm_utils.quick`       quick mode (``PALM_QUICK=1``)
+- :mod:`~palm_utils.quick`       quick mode: read once, applied where data and epochs are chosen
+- :mod:`~palm_utils.config`      every environment variable the series reads
+- :mod:`~palm_utils.layout`      folder and file names of a PALM dataset root
 - :mod:`~palm_utils.checkpoint`  saving and loading parameters and optimizer state
 - :mod:`~palm_utils.atomic`      atomic writes of files and folders
 - :mod:`~palm_utils.datasets`    where the data comes from: ``find_dataset``, the
@@ -48,7 +50,6 @@ from .labels import LabelError, label_from_filename, training_samples, validatio
 from .loaders import PalmDataset, data_loader, valid_data_loader
 from .metrics import binary_metrics, bootstrap_ci, majority_baseline, wilson_interval
 from .plots import plot_confusion, plot_history, plot_runs, show_digits, show_samples
-from .quick import is_quick
 from .results import REFERENCE, best_epoch, comparison_table, reference_table
 from .augment import random_augment
 from .reader import CHANNEL_ORDER, IMAGE_CACHE, ImageReadError, read_image, transform_img
@@ -65,7 +66,7 @@ __all__ = [
     "CHANNEL_ORDER", "REFERENCE", "comparison_table", "count_flops", "count_params",
     "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
     "PalmDataset", "TrainingDiverged", "random_augment", "binary_metrics", "data_loader", "evaluate_model",
-    "evaluation", "find_dataset", "is_quick", "label_from_filename", "load_history",
+    "evaluation", "find_dataset", "label_from_filename", "load_history",
     "load_mnist", "load_params", "plot_confusion", "plot_history", "read_image",
     "select_device", "set_seed", "setup", "show_samples", "train_pm", "training_samples",
     "transform_img", "valid_data_loader", "validation_samples",

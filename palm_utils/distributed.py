@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from .evaluation import predict, summarize, validation_row
+from .evaluation import Predictions, collect_predictions, metrics_from
 from .runtime import has_gpu, paddle
 
 dist = paddle.distributed
@@ -213,26 +213,21 @@ def _in_validation_order(parts: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def evaluate_gathered(model, loader, return_predictions: bool = False, ci: bool = True) -> dict:
+def evaluate_gathered(model, loader, keep_predictions: bool = False, ci: bool = True) -> dict:
     """:func:`~palm_utils.evaluate_model` over the union of every rank's
     ``loader`` (each rank passes its :func:`valid_loader` share): the
     predictions are gathered with ``all_gather_object`` and put back in
     validation-set order, so every rank gets the metrics of the whole
     validation set, each image counted once (``n`` says how many)."""
-    local = predict(unwrap(model), loader)
+    local = collect_predictions(unwrap(model), loader)
     parts = [local]
     if world_size() > 1:
         parts = []
-        dist.all_gather_object(parts, local)
-    labels = _in_validation_order([p[2] for p in parts])
-    probs = _in_validation_order([p[1] for p in parts])
-    result = summarize(sum(p[0] for p in parts), probs, labels,
-                       return_predictions=return_predictions, ci=ci)
-    result["n"] = int(len(labels))
+        dist.all_gather_object(parts, (local.probs, local.labels, local.loss_sum))
+        parts = [Predictions(*p) for p in parts]
+    gathered = Predictions(_in_validation_order([p.probs for p in parts]),
+                           _in_validation_order([p.labels for p in parts]),
+                           sum(p.loss_sum for p in parts))
+    result = metrics_from(gathered, keep_predictions, ci)
+    result["n"] = int(len(gathered.labels))
     return result
-
-
-def binary_eval(model, loader) -> dict:
-    """The ``val_*`` entries :func:`~palm_utils.train_pm` records for an
-    epoch, over the whole validation set (``evaluate`` for ``fit``)."""
-    return validation_row(evaluate_gathered(model, loader, return_predictions=True))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .datasets.layout import LABEL_COLUMNS, label_files
+from .layout import LABEL_COLUMNS, label_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 # Names that operating systems and zip tools leave behind.

@@ -7,7 +7,9 @@
 2. :class:`PalmDataset`, a ``paddle.io.Dataset`` for ``paddle.io.DataLoader``
    (workers, ``paddle.Model.fit``).
 
-Both decode through the shared :data:`~palm_utils.reader.IMAGE_CACHE`, so a
+Every loader lists its images through :func:`_train_samples` or
+:func:`_valid_samples`, the one place where quick mode applies. Both forms
+decode through the shared :data:`~palm_utils.reader.IMAGE_CACHE`, so a
 second epoch decodes nothing. Training order is reshuffled every epoch.
 """
 from __future__ import annotations
@@ -39,6 +41,19 @@ def make_augmenter(augment, seed=None):
     return lambda img: random_augment(img, rng, **options)
 
 
+def _train_samples(datadir, batch_size):
+    """The ``(path, label)`` pairs a training loader reads: every loader
+    lists its images here, where quick mode (:mod:`palm_utils.quick`) is
+    applied."""
+    return quick.train_subset(training_samples(datadir), batch_size)
+
+
+def _valid_samples(datadir, label_file):
+    """The ``(path, label)`` pairs a validation loader reads (see
+    :func:`_train_samples`)."""
+    return quick.valid_subset(validation_samples(datadir, label_file))
+
+
 def _batches(samples, batch_size, cache, augmenter=None):
     """Decode (through the cache), transform and stack ``samples``."""
     cache.preload([p for p, _ in samples])
@@ -64,7 +79,7 @@ def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
     :func:`~palm_utils.augment.random_augment` to every training image; a dict
     passes its options (see :func:`make_augmenter`).
     """
-    samples = training_samples(datadir)
+    samples = _train_samples(datadir, batch_size)
     rng = random.Random(seed) if seed is not None else random
     augmenter = make_augmenter(augment, seed)
 
@@ -72,30 +87,48 @@ def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
         order = list(samples)
         if mode == "train":
             rng.shuffle(order)
-        if quick.is_quick():
-            order = order[: quick.TRAIN_BATCHES * batch_size]
         yield from _batches(order, batch_size, cache, augmenter)
 
-    used = min(len(samples), quick.TRAIN_BATCHES * batch_size) if quick.is_quick(False) else len(samples)
-    reader.num_samples = len(samples)
-    reader.num_batches = math.ceil(used / batch_size)
-    return reader
+    return _described(reader, samples, batch_size)
 
 
 def valid_data_loader(datadir, csvfile, batch_size=10, mode="valid",
                       cache: ImageCache = IMAGE_CACHE):
     """Reader over the validation folder with labels from ``csvfile`` (the
     original ``PM_Label_and_Fovea_Location.xlsx`` or an equivalent CSV)."""
-    samples = validation_samples(datadir, csvfile)
+    samples = _valid_samples(datadir, csvfile)
 
     def reader():
-        chosen = quick.subsample(samples, quick.VALID_IMAGES) if quick.is_quick() else samples
-        yield from _batches(chosen, batch_size, cache)
+        yield from _batches(samples, batch_size, cache)
 
-    used = min(len(samples), quick.VALID_IMAGES) if quick.is_quick(False) else len(samples)
+    return _described(reader, samples, batch_size)
+
+
+def _described(reader, samples, batch_size):
+    """A reader with ``num_samples``, ``num_batches`` and ``labels`` (what
+    :func:`~palm_utils.metrics.majority_baseline` and progress bars read)."""
     reader.num_samples = len(samples)
-    reader.num_batches = math.ceil(used / batch_size)
+    reader.num_batches = math.ceil(len(samples) / batch_size)
+    reader.labels = np.array([lab for _, lab in samples])
     return reader
+
+
+def default_train_loader(batch_size: int = 10):
+    """:func:`data_loader` over the training images of the dataset
+    :func:`~palm_utils.find_dataset` found (what ``train_pm`` uses by default)."""
+    from .datasets.discovery import default_dataset
+
+    return data_loader(default_dataset().train_dir, batch_size=batch_size, mode="train")
+
+
+def default_valid_loader(batch_size: int = 10):
+    """:func:`valid_data_loader` over the validation images of the dataset
+    :func:`~palm_utils.find_dataset` found (what ``train_pm`` and
+    ``evaluation`` use by default)."""
+    from .datasets.discovery import default_dataset
+
+    info = default_dataset()
+    return valid_data_loader(info.valid_dir, info.label_file, batch_size=batch_size)
 
 
 class PalmDataset(paddle.io.Dataset):
@@ -115,17 +148,13 @@ class PalmDataset(paddle.io.Dataset):
 
     @classmethod
     def train(cls, datadir, **kwargs):
-        samples = training_samples(datadir)
-        if quick.is_quick():
-            samples = quick.subsample(samples, quick.TRAIN_BATCHES * 10)
-        return cls(samples, **kwargs)
+        """The training images of ``datadir`` (labels from file names)."""
+        return cls(_train_samples(datadir, batch_size=10), **kwargs)
 
     @classmethod
     def valid(cls, datadir, label_file, **kwargs):
-        samples = validation_samples(datadir, label_file)
-        if quick.is_quick():
-            samples = quick.subsample(samples, quick.VALID_IMAGES)
-        return cls(samples, **kwargs)
+        """The validation images of ``datadir``, labels from ``label_file``."""
+        return cls(_valid_samples(datadir, label_file), **kwargs)
 
     def preload(self, workers=None):
         """Decode all images now, in parallel threads."""

@@ -35,14 +35,14 @@ _CHUNK_CELLS = 2_000_000
 def _labels_of(data) -> np.ndarray:
     """0/1 labels from an array, a ``{label: count}`` mapping, a dataset with
     ``.labels`` (``PalmDataset``) or a ``DataLoader`` over one, or a
-    ``DatasetInfo`` (its validation set)."""
+    ``DatasetInfo`` (its whole validation set)."""
     if hasattr(data, "valid_counts") and hasattr(data, "valid_dir"):
-        return _validation_labels_used(data)
+        data = dict(data.valid_counts)
     if isinstance(data, Mapping):
         return np.repeat([int(k) for k in data], [int(v) for v in data.values()])
     if hasattr(getattr(data, "dataset", None), "labels"):  # a paddle.io.DataLoader
         data = data.dataset
-    if hasattr(data, "labels") and not isinstance(data, np.ndarray):
+    if hasattr(data, "labels") and not isinstance(data, np.ndarray):  # PalmDataset, a reader
         data = data.labels
     labels = np.asarray(data).ravel()
     if labels.dtype == object:
@@ -51,28 +51,14 @@ def _labels_of(data) -> np.ndarray:
     return labels
 
 
-def _validation_labels_used(info) -> np.ndarray:
-    """The labels of the validation images the loaders actually yield: all of
-    them, or quick mode's evenly spread subset."""
-    from . import quick
-
-    if quick.is_quick(announce=False):
-        from .labels import validation_samples
-
-        samples = quick.subsample(validation_samples(info.valid_dir, info.label_file),
-                                  quick.VALID_IMAGES)
-        return np.array([int(label) for _, label in samples])
-    return _labels_of(dict(info.valid_counts))
-
-
 def majority_baseline(data) -> float:
     """Accuracy of always answering the most common class.
 
     ``data``: the labels (array-like of 0/1), a ``{label: count}`` mapping,
-    a dataset with ``.labels`` (``PalmDataset``, or a ``paddle.io.DataLoader``
-    over one), or a ``DatasetInfo`` (``session.data``), whose validation set
-    is taken as the loaders use it: under quick mode the 20-image subset, not
-    ``valid_counts``.
+    a dataset or reader with ``.labels`` (``PalmDataset``, a
+    ``paddle.io.DataLoader`` over one, or :func:`~palm_utils.valid_data_loader`'s
+    reader: the images it actually reads), or a ``DatasetInfo``
+    (``session.data``: its whole validation set, ``valid_counts``).
     """
     labels = _labels_of(data)
     if labels.size == 0:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from .datasets.layout import VALID_COUNT
+from .layout import VALID_COUNT
 from .metrics import bootstrap_ci, format_ci, format_estimate, wilson_interval
 from .training import HISTORY_FILE, load_history
 

@@ -36,10 +36,8 @@ def setup(data_path=None, seed: int = 2024) -> Session:
     """
     set_seed(seed)
     device = select_device()
-    is_quick = quick.is_quick()
-    if not is_quick:
-        print("Full run (set PALM_QUICK=1 for a quick check).")
+    print(quick.announcement())
     print(f"Paddle {paddle.__version__}, seed {seed}")
     data = find_dataset(data_path)
-    return Session(device=device, data=data, quick=is_quick, seed=seed,
+    return Session(device=device, data=data, quick=quick.LIMITS is not None, seed=seed,
                    paddle_version=paddle.__version__)

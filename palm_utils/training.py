@@ -1,18 +1,23 @@
 """The training loop: :func:`train_pm` (PALM) and :func:`train_classifier` (MNIST).
 
-Any network that outputs one logit per image trains here with
-``binary_cross_entropy_with_logits``. A network may also return a tuple
-``(main, aux1, aux2, ...)`` in training mode (GoogLeNet's auxiliary
-classifiers); their losses are added with weight ``aux_weight``.
+The heart of it is :func:`train_one_epoch`, chapter 1's hand-written
+``train_one_epoch`` step for step: forward, loss, backward, update, zero the
+gradients. Everything else attaches to it without hiding it: mixed precision
+is the ``scaler`` argument, and the NaN check, the running loss, the
+progress bar and data parallelism's loss average are the ``after_step``
+callback (:class:`StepMonitor`).
 
-Both call :func:`fit`, the one loop of the series. After every epoch it
-validates, prints one line, appends to the history, and saves atomically to
-``save_dir``:
+:func:`fit` calls it once per epoch, then validates, prints one line,
+appends to the history, and saves atomically to ``save_dir``:
 
 - ``palm.pdparams`` / ``palm.pdopt``  the latest epoch (resume from here);
 - ``palm_best.pdparams``              the epoch with the best accuracy;
 - ``history.json``                    the history so far, with run metadata.
 
+Any network that outputs one logit per image trains with
+``binary_cross_entropy_with_logits``. A network may also return a tuple
+``(main, aux1, aux2, ...)`` in training mode (GoogLeNet's auxiliary
+classifiers); their losses are added with weight ``aux_weight``.
 ``distributed=True`` runs the same loop in each process of a data-parallel
 job (``paddle.distributed.launch``; see :mod:`palm_utils.distributed`).
 """
@@ -27,8 +32,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import quick
-from .checkpoint import atomic_write_json, load_optimizer, load_state, save_optimizer, save_state
-from .evaluation import default_valid_loader, evaluate_model, iterate, validation_row
+from .checkpoint import atomic_write_json, load_optimizer, load_params, save_optimizer, save_state
+from .evaluation import evaluate_model, iterate, validation_row
+from .loaders import default_train_loader, default_valid_loader
 from .runtime import has_gpu, paddle
 from .summary import count_flops, count_params
 
@@ -50,13 +56,6 @@ def load_history(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training history here; run train_pm first.")
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def default_train_loader(batch_size: int = 10):
-    from .datasets.discovery import default_dataset
-    from .loaders import data_loader
-
-    return data_loader(default_dataset().train_dir, batch_size=batch_size, mode="train")
 
 
 def _bce_loss(aux_weight, label_smoothing=0.0):
@@ -89,7 +88,7 @@ def _run_meta(model, name, input_size, data) -> dict:
     """The ``meta`` block of ``history.json``: what ran, where, at what cost
     (read back by :func:`~palm_utils.results.comparison_table`)."""
     return {"model": name or type(model).__name__, "device": paddle.get_device(),
-            "quick": quick.is_quick(announce=False), "params": count_params(model),
+            "params": count_params(model),
             "flops": count_flops(model, input_size), "data": data}
 
 
@@ -100,72 +99,94 @@ def _num_batches(loader):
         return getattr(loader, "num_batches", None)
 
 
-def run_epoch(model, optimizer, batches, loss_fn, desc="", total=None, progress=True,
-              scaler=None, save_dir=None, distributed: bool = False) -> float:
-    """One pass over ``batches`` of ``(inputs, labels)`` tensors: forward,
-    ``loss_fn(output, labels)``, backward, step. Shows a progress bar and
-    returns the mean loss per sample. Raises :class:`TrainingDiverged` on a
-    NaN or infinite loss. ``scaler`` (a ``paddle.amp.GradScaler``) turns on
-    float16 autocast. ``distributed=True``: the loss of each step is averaged
-    over all processes (one small all-reduce), so the mean returned is that of
-    the whole training set and every process stops on the same NaN."""
-    model.train()
-    total_loss, count = 0.0, 0
-    bar = tqdm(batches, total=total, file=sys.stdout, desc=desc, leave=False,
-               disable=not progress, dynamic_ncols=True, mininterval=1.0)
-    for step, (inputs, labels) in enumerate(bar, 1):
+def train_one_epoch(model, optimizer, batches, loss_fn, scaler=None, after_step=None):
+    """One pass over ``batches`` of ``(images, labels)``: chapter 1's loop.
+
+    ``scaler`` (a ``paddle.amp.GradScaler``, GPU only) runs the forward pass
+    in float16 and scales the loss before backward. ``after_step(loss,
+    labels)`` runs after every step (:class:`StepMonitor`: NaN check,
+    running loss, progress bar).
+    """
+    model.train()                                        # dropout on, BatchNorm learns
+    for images, labels in batches:
         with paddle.amp.auto_cast(enable=scaler is not None):
-            loss = loss_fn(model(inputs), labels)
+            loss = loss_fn(model(images), labels)        # forward, then the loss
+        if scaler is None:
+            loss.backward()                              # backward: every gradient
+            optimizer.step()                             # update the parameters
+        else:                                            # mixed precision: scaled loss
+            scaler.scale(loss).backward()
+            scaler.minimize(optimizer, loss)
+        optimizer.clear_grad()                           # next batch starts from zero
+        if after_step is not None:
+            after_step(loss, labels)
+
+
+class StepMonitor:
+    """The ``after_step`` of :func:`train_one_epoch` that :func:`fit` uses:
+    keeps the mean loss per sample, shows it on a progress bar, and raises
+    :class:`TrainingDiverged` on a NaN or infinite loss. ``distributed=True``
+    averages each step's loss over all processes first (one small
+    all-reduce), so the mean is that of the whole training set and every
+    process stops on the same NaN."""
+
+    def __init__(self, desc="", total=None, progress=True, save_dir=None, distributed=False):
+        self.desc, self.save_dir, self.distributed = desc, save_dir, distributed
+        self.total_loss, self.count, self.step = 0.0, 0, 0
+        self.bar = tqdm(total=total, file=sys.stdout, desc=desc, leave=False,
+                        disable=not progress, dynamic_ncols=True, mininterval=1.0)
+
+    def __call__(self, loss, labels):
         value, n = loss.item(), labels.shape[0]
-        if distributed:
+        if self.distributed:
             from .distributed import global_mean_loss
 
             value, n = global_mean_loss(value, n)
+        self.step += 1
         if not math.isfinite(value):
-            bar.close()
-            where = f" in {save_dir}" if save_dir else ""
+            self.close()
+            where = f" in {self.save_dir}" if self.save_dir else ""
             raise TrainingDiverged(
-                f"Loss is {value} at {desc or 'this epoch'}, batch {step}: training diverged. "
-                "Lower the learning rate, check the input scaling, or resume from the "
-                f"last good checkpoint{where}."
+                f"Loss is {value} at {self.desc or 'this epoch'}, batch {self.step}: training "
+                "diverged. Lower the learning rate, check the input scaling, or resume from "
+                f"the last good checkpoint{where}."
             )
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.minimize(optimizer, loss)
-        else:
-            loss.backward()
-            optimizer.step()
-        optimizer.clear_grad()
-        total_loss += value * n
-        count += n
-        bar.set_postfix(loss=f"{total_loss / count:.4f}", refresh=False)
-    bar.close()
-    return total_loss / max(count, 1)
+        self.total_loss += value * n
+        self.count += n
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{self.mean:.4f}", refresh=False)
+
+    @property
+    def mean(self) -> float:
+        return self.total_loss / max(self.count, 1)
+
+    def close(self):
+        self.bar.close()
 
 
 def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs: int = 5,
         save_dir: str | Path = "checkpoints", resume: bool = False, amp: bool = False,
         name: str | None = None, progress: bool = True, prefix: str = "palm",
         input_size=(1, 3, 224, 224), data: str | None = None, report=None,
-        distributed: bool = False, extra_meta: dict | None = None) -> list[dict]:
+        distributed: bool = False, meta: dict | None = None) -> list[dict]:
     """The loop behind :func:`train_pm` and :func:`train_classifier`.
 
-    Every epoch: :func:`run_epoch` over ``train_loader`` with ``loss_fn``,
-    then ``evaluate(model, valid_loader)`` (a dict of ``val_*`` values),
-    one printed line (``report(row)``), and atomic saves in ``save_dir``:
-    ``{prefix}.pdparams`` / ``{prefix}.pdopt`` (the latest epoch),
-    ``{prefix}_best.pdparams`` (best ``val_acc``) and ``history.json``.
-    ``resume=True`` continues from them. When ``evaluate`` also returns
-    ``predictions`` (per-image labels and probabilities), those of the best
-    epoch are kept in ``history.json`` as ``best_predictions``, so that
-    intervals can be computed again later. Returns the history.
+    Every epoch: :func:`train_one_epoch` over ``train_loader`` with
+    ``loss_fn``, then ``evaluate(model, valid_loader)`` (a dict of ``val_*``
+    values), one printed line (``report(row)``), and atomic saves in
+    ``save_dir``: ``{prefix}.pdparams`` / ``{prefix}.pdopt`` (the latest
+    epoch), ``{prefix}_best.pdparams`` (best ``val_acc``) and
+    ``history.json``. ``resume=True`` continues from them. When ``evaluate``
+    also returns ``predictions`` (per-image labels and probabilities), those
+    of the best epoch are kept in ``history.json`` as ``best_predictions``,
+    so that intervals can be computed again later. Returns the history.
 
     ``distributed=True``: one process of a data-parallel job (after
     ``paddle.distributed.init_parallel_env``). ``model`` is wrapped in
     ``paddle.DataParallel`` for training (unless it already is); the loaders
     hold this process's share; ``evaluate`` must combine all processes'
-    shares (:func:`palm_utils.distributed.binary_eval`); BatchNorm statistics
-    are averaged after every epoch; only rank 0 prints and writes.
+    shares (:func:`palm_utils.distributed.evaluate_gathered`); BatchNorm
+    statistics are averaged after every epoch; only rank 0 prints and writes.
     """
     save_dir = Path(save_dir)
     net, main = model, True
@@ -175,45 +196,42 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         model, net, main = dp.unwrap(model), dp.wrap(model), dp.is_main()
         progress = progress and main
     say = print if main else (lambda *args, **kwargs: None)
-    requested, epochs = epochs, quick.cap_epochs(epochs)
-    total = _num_batches(train_loader)
-    if quick.is_quick(announce=False):
-        say(f"quick mode: {epochs} of {requested} epochs, {quick.batches(total)} per epoch "
-              f"(unset PALM_QUICK for the full run)")
     use_amp = bool(amp) and has_gpu()
     if amp and not use_amp:
         say("Mixed precision needs a GPU: training in float32 on the CPU.")
     scaler = paddle.amp.GradScaler() if use_amp else None
 
     history, start, best_predictions = [], 1, None
-    meta = {**_run_meta(model, name, input_size, data), "amp": use_amp, **(extra_meta or {})}
+    meta = {**_run_meta(model, name, input_size, data), "amp": use_amp, **(meta or {})}
     if distributed:
         meta["world_size"] = dp.world_size()
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
-        model.set_state_dict(load_state(params_path))
+        load_params(model, params_path)
         load_optimizer(optimizer, model, opt_path)
         saved = load_history(save_dir)
         history, best_predictions = saved["epochs"], saved.get("best_predictions")
         start = len(history) + 1
-        say(f"Resuming after epoch {len(history)} from {save_dir}/{prefix}.pdparams")
+        say(f"Resuming after epoch {len(history)} from {params_path}")
     best_acc = max((h["val_acc"] for h in history), default=-1.0)
 
     for epoch in range(start, epochs + 1):
         t0 = time.perf_counter()
-        train_loss = run_epoch(net, optimizer, iterate(train_loader), loss_fn,
-                               desc=f"epoch {epoch}/{epochs}", total=total,
-                               progress=progress, scaler=scaler, save_dir=save_dir,
-                               distributed=distributed)
+        monitor = StepMonitor(f"epoch {epoch}/{epochs}", _num_batches(train_loader), progress,
+                              save_dir, distributed)
+        try:
+            train_one_epoch(net, optimizer, iterate(train_loader), loss_fn, scaler, monitor)
+        finally:
+            monitor.close()
         if distributed:
             dp.sync_state(model)  # BatchNorm running statistics: the same on every rank
         seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
-        row = {"epoch": epoch, "train_loss": train_loss, **evaluate(model, valid_loader),
+        row = {"epoch": epoch, "train_loss": monitor.mean, **evaluate(model, valid_loader),
                "seconds": seconds, "val_seconds": time.perf_counter() - t1}
         predictions = row.pop("predictions", None)  # kept for the best epoch only
         history.append(row)
-        say(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  {report(row)}  ({seconds:.1f} s)")
+        say(f"epoch {epoch}/{epochs}  train loss {monitor.mean:.4f}  {report(row)}  ({seconds:.1f} s)")
 
         improved = row["val_acc"] > best_acc
         if improved:
@@ -230,8 +248,12 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
     return history
 
 
-def _binary_eval(model, loader) -> dict:
-    return validation_row(evaluate_model(model, loader, return_predictions=True))
+def _plan(epochs: int, train_loader, distributed: bool = False) -> tuple[int, dict]:
+    """How many epochs to run, and the run's ``quick`` flag for its history:
+    where quick mode (:mod:`palm_utils.quick`) meets the number of epochs."""
+    quiet = distributed and paddle.distributed.get_rank() != 0
+    run = quick.epochs(epochs, _num_batches(train_loader), say=(lambda *a: None) if quiet else print)
+    return run, {"quick": quick.LIMITS is not None}
 
 
 def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int = 5,
@@ -262,15 +284,21 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     and :func:`~palm_utils.distributed.valid_loader`; the validation numbers
     cover the whole validation set and only rank 0 prints and writes.
     """
-    evaluate = _binary_eval
+    metrics = evaluate_model
     if distributed:
-        from .distributed import binary_eval as evaluate
+        from .distributed import evaluate_gathered as metrics
 
         if train_loader is None or valid_loader is None:
             raise ValueError("distributed=True needs this process's train_loader and valid_loader "
                              "(palm_utils.distributed.train_loader / valid_loader).")
     train_loader = train_loader if train_loader is not None else default_train_loader()
     valid_loader = valid_loader if valid_loader is not None else default_valid_loader()
+    epochs, meta = _plan(epochs, train_loader, distributed)
+    if label_smoothing:
+        meta["label_smoothing"] = label_smoothing
+
+    def evaluate(model, loader):
+        return validation_row(metrics(model, loader, keep_predictions=True))
 
     def report(row):
         return (f"val loss {row['val_loss']:.4f}  acc {row['val_acc']:.4f}  "
@@ -279,8 +307,7 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     return fit(model, optimizer, train_loader, valid_loader, _bce_loss(aux_weight, label_smoothing),
                evaluate, epochs=epochs, save_dir=save_dir, resume=resume, amp=amp, name=name,
                progress=progress, prefix=prefix, input_size=input_size,
-               data=_data_description(), report=report, distributed=distributed,
-               extra_meta={"label_smoothing": label_smoothing} if label_smoothing else None)
+               data=_data_description(), report=report, distributed=distributed, meta=meta)
 
 
 @paddle.no_grad()
@@ -313,6 +340,7 @@ def train_classifier(model, optimizer, train_loader, valid_loader, epochs: int =
     ``val_acc``) and saves ``{prefix}.pdparams`` and ``history.json``.
     """
     source = getattr(getattr(train_loader, "dataset", None), "source", None)
+    epochs, meta = _plan(epochs, train_loader)
 
     def report(row):
         return f"test loss {row['val_loss']:.4f}  test acc {row['val_acc']:.4f}"
@@ -320,4 +348,4 @@ def train_classifier(model, optimizer, train_loader, valid_loader, epochs: int =
     return fit(model, optimizer, train_loader, valid_loader, _cross_entropy, _classification_eval,
                epochs=epochs, save_dir=save_dir, resume=resume, amp=amp, name=name,
                progress=progress, prefix=prefix, input_size=input_size, data=source,
-               report=report)
+               report=report, meta=meta)

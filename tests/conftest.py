@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from palm_utils.datasets import config
-from palm_utils.datasets.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
+from palm_utils import config
+from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_PALM = REPO.parent / "shared" / "data" / "palm224"
@@ -24,9 +24,11 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setenv(config.ENV_OFFLINE, "1")
     monkeypatch.setenv(config.ENV_HOME, str(tmp_path / "palm_home"))
     monkeypatch.setenv(config.ENV_AISTUDIO, str(tmp_path / "no_aistudio"))
+    from palm_utils import quick
     from palm_utils.datasets import discovery
 
     monkeypatch.setattr(discovery, "_found", None)
+    monkeypatch.setattr(quick, "LIMITS", None)  # read from PALM_QUICK once, at import
 
 
 def blob_image(positive: bool, rng: np.random.Generator, size: int = 224) -> np.ndarray:

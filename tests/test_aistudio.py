@@ -19,7 +19,7 @@ import pytest
 
 from palm_utils import labels
 from palm_utils.datasets import aistudio
-from palm_utils.datasets.layout import GT_DIR, TRAIN_DIR, VALID_DIR, XLSX_NAME
+from palm_utils.layout import GT_DIR, TRAIN_DIR, VALID_DIR, XLSX_NAME
 
 TRAIN_NAMES = (
     [f"H{i:04d}.jpg" for i in range(1, 4)]

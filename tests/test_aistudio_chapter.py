@@ -13,7 +13,7 @@ import nbformat
 import numpy as np
 
 from conftest import blob_image
-from palm_utils.datasets.layout import TRAIN_COUNTS, TRAIN_DIR, VALID_DIR
+from palm_utils.layout import TRAIN_COUNTS, TRAIN_DIR, VALID_DIR
 from test_aistudio import _xlsx_bytes, make_zips
 
 REPO = Path(__file__).resolve().parent.parent

@@ -2,9 +2,10 @@ import shutil
 
 import pytest
 
-from palm_utils.datasets import config, discovery
+from palm_utils import config
+from palm_utils.datasets import discovery
 from palm_utils.datasets.discovery import find_dataset
-from palm_utils.datasets.layout import STANDIN_MARKER
+from palm_utils.layout import STANDIN_MARKER
 from conftest import SHARED_PALM, copy_standin, make_mini_palm
 
 

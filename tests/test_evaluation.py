@@ -112,7 +112,7 @@ def test_predictions_are_returned_and_reproduce_the_intervals():
 
     labels, logits = _scored_set(n=50)
     loader = _scored_loader(labels, logits)
-    result = evaluate_model(ScoreNet(), loader, return_predictions=True)
+    result = evaluate_model(ScoreNet(), loader, keep_predictions=True)
     saved = json.loads(json.dumps(result["predictions"]))  # as history.json keeps them
     assert saved["labels"] == labels.tolist() and len(saved["probs"]) == 50
     again = binary_metrics(saved["labels"], saved["probs"])
@@ -127,9 +127,9 @@ def test_predictions_are_returned_and_reproduce_the_intervals():
     assert "predictions" not in validation_row(evaluate_model(ScoreNet(), loader))
 
 
-def test_describe_without_intervals():
-    from palm_utils.evaluation import describe, evaluate_model
+def test_format_result_without_intervals():
+    from palm_utils.evaluation import evaluate_model, format_result
 
     labels, logits = _scored_set(n=20)
-    text = describe(evaluate_model(ScoreNet(), _scored_loader(labels, logits), ci=False))
+    text = format_result(evaluate_model(ScoreNet(), _scored_loader(labels, logits), ci=False))
     assert "95 % CI" not in text and "accuracy" in text

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from palm_utils import loaders, quick
-from palm_utils.datasets.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
+from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
 from palm_utils.reader import ImageCache
 from palm_utils.runtime import paddle
 
@@ -96,16 +96,21 @@ def test_dataset_with_dataloader_and_workers(mini_palm):
 
 
 def test_quick_mode_caps_batches_and_validation(mini_palm, monkeypatch, capsys):
-    monkeypatch.setenv("PALM_QUICK", "1")
-    monkeypatch.setattr(quick, "_announced", False)
-    monkeypatch.setattr(quick, "TRAIN_BATCHES", 2)
-    monkeypatch.setattr(quick, "VALID_IMAGES", 6)
+    full_train = loaders.data_loader(mini_palm / TRAIN_DIR, batch_size=4, cache=ImageCache())
+    monkeypatch.setattr(quick, "LIMITS", quick.Limits(train_batches=2, valid_images=6))
     train = loaders.data_loader(mini_palm / TRAIN_DIR, batch_size=4, cache=ImageCache())
-    assert len(list(train())) == 2 and train.num_batches == 2
+    assert len(list(train())) == 2 and train.num_batches == 2 < full_train.num_batches
+    assert train.num_samples == 8
     valid = loaders.valid_data_loader(mini_palm / VALID_DIR, mini_palm / CSV_NAME, batch_size=4,
                                       cache=ImageCache())
     labels = np.concatenate([y for _, y in valid()]).ravel()
     assert len(labels) == 6 and set(labels) == {0.0, 1.0}
-    out = capsys.readouterr().out
-    assert out.count("Quick mode (PALM_QUICK=1)") == 1
-    assert quick.cap_epochs(5) == quick.EPOCHS
+    assert valid.labels.tolist() == labels.tolist()   # what majority_baseline(valid) reads
+    # the paddle.io form lists its images in the same place
+    assert len(loaders.PalmDataset.valid(mini_palm / VALID_DIR, mini_palm / CSV_NAME)) == 6
+    assert len(loaders.PalmDataset.train(mini_palm / TRAIN_DIR)) == 20
+    assert capsys.readouterr().out == ""           # the loaders apply it silently
+    assert quick.epochs(5, say=print) == 1
+    assert "quick mode: 1 of 5 epochs (unset PALM_QUICK" in capsys.readouterr().out
+    monkeypatch.setattr(quick, "LIMITS", None)
+    assert quick.epochs(5) == 5 and capsys.readouterr().out == ""

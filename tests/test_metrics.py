@@ -169,8 +169,8 @@ def test_majority_baseline_accepts_counts_datasets_and_dataset_info(tmp_path, mo
     from conftest import make_mini_palm
 
     from palm_utils import quick
-    from palm_utils.datasets import config, find_dataset
-    from palm_utils.loaders import PalmDataset
+    from palm_utils.datasets import find_dataset
+    from palm_utils.loaders import PalmDataset, valid_data_loader
     from palm_utils.runtime import paddle
 
     assert majority_baseline({1: 211, 0: 189}) == pytest.approx(0.5275)
@@ -182,10 +182,13 @@ def test_majority_baseline_accepts_counts_datasets_and_dataset_info(tmp_path, mo
     assert majority_baseline(valid_set) == 0.5
     assert majority_baseline(paddle.io.DataLoader(valid_set, batch_size=10)) == 0.5
     with pytest.raises(TypeError, match="Cannot read labels from function"):
-        majority_baseline(lambda: None)  # a course-style reader: its labels are not known
-    # quick mode keeps 10 evenly spread images (every fourth one: all label 0),
-    # and the baseline follows the images the loaders yield
-    monkeypatch.setenv(config.ENV_QUICK, "1")
+        majority_baseline(lambda: None)  # a reader function that does not say its labels
+    # quick mode keeps 10 evenly spread images (every fourth one: all label 0);
+    # a loader gives the baseline of the images it reads, the DatasetInfo that
+    # of the whole validation set
+    monkeypatch.setattr(quick, "LIMITS", quick.Limits())
     quick_labels = PalmDataset.valid(info.valid_dir, info.label_file).labels
-    assert len(quick_labels) == quick.VALID_IMAGES == 10
-    assert majority_baseline(info) == majority_baseline(quick_labels) == 1.0
+    assert len(quick_labels) == quick.LIMITS.valid_images == 10
+    reader = valid_data_loader(info.valid_dir, info.label_file)
+    assert majority_baseline(reader) == majority_baseline(quick_labels) == 1.0
+    assert majority_baseline(info) == 0.5

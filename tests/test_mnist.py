@@ -72,8 +72,8 @@ def test_offline_never_tries_the_network(monkeypatch):
 
 
 def test_quick_mode_caps(monkeypatch):
-    monkeypatch.setenv("PALM_QUICK", "1")
-    assert len(mnist.load_mnist("train", verbose=False)) == quick.MNIST_TRAIN
+    monkeypatch.setattr(quick, "LIMITS", quick.Limits())
+    assert len(mnist.load_mnist("train", verbose=False)) == quick.LIMITS.mnist_train
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="../shared/data/mnist not present")

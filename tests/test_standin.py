@@ -11,7 +11,7 @@ import pytest
 
 from palm_utils.datasets import fundus, standin as synth
 from palm_utils.labels import training_samples, validation_samples
-from palm_utils.datasets.layout import (
+from palm_utils.layout import (
     CSV_NAME, GT_DIR, LABEL_COLUMNS, STANDIN_MARKER, TRAIN_DIR, VALID_DIR, XLSX_NAME,
     looks_like_dataset,
 )

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_standin, make_mini_palm
-from palm_utils import find_dataset, training
+from palm_utils import find_dataset
 from palm_utils.cli import netspec
 from palm_utils.checkpoint import load_state
 from palm_utils.distributed import fingerprint
-from palm_utils.evaluation import evaluate_model
+from palm_utils.evaluation import evaluate_model, validation_row
 from palm_utils.loaders import valid_data_loader
 from palm_utils.runtime import paddle
 from palm_utils.cli.train import build_parser, build_optimizer
@@ -149,7 +149,8 @@ def test_two_processes_on_the_cpu_stay_identical_and_validate_everything(tmp_pat
 
     # the same record as a one-process train_pm: the row's keys, and the best
     # epoch's predictions gathered back into validation-set order
-    single = training._binary_eval(model, valid_data_loader(info.valid_dir, info.label_file))
+    single = validation_row(evaluate_model(model, valid_data_loader(info.valid_dir, info.label_file),
+                                           keep_predictions=True))
     assert set(history[-1]) == {"epoch", "train_loss", "seconds", "val_seconds", *single} - {"predictions"}
     best = json.loads((save / "history.json").read_text()).get("best_predictions")
     if "predictions" in single:

@@ -7,7 +7,7 @@ import pytest
 from palm_utils import evaluation, load_history, quick, train_pm
 from palm_utils.checkpoint import load_state
 from palm_utils.cli.demo import TinyNet
-from palm_utils.datasets.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
+from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
 from palm_utils.loaders import data_loader, valid_data_loader
 from palm_utils.runtime import paddle, set_seed
 from palm_utils.training import TrainingDiverged
@@ -28,7 +28,7 @@ def _fresh(seed=0, lr=3e-3):
 def trained(mini_palm, tmp_path_factory):
     save_dir = tmp_path_factory.mktemp("ck")
     with pytest.MonkeyPatch.context() as mp:  # module scope: runs before clean_env
-        mp.delenv("PALM_QUICK", raising=False)
+        mp.setattr(quick, "LIMITS", None)
         model, opt = _fresh()
         train, valid = _loaders(mini_palm)
         history = train_pm(model, opt, train, valid, epochs=4, save_dir=save_dir, progress=False)
@@ -191,8 +191,8 @@ def test_train_classifier_resumes_like_train_pm(tmp_path):
     assert (tmp_path / "model.pdopt").is_file() and (tmp_path / "model_best.pdparams").is_file()
 
 
-def test_quick_mode_is_announced_by_the_loop(mini_palm, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PALM_QUICK", "1")
+def test_quick_mode_is_announced_by_train_pm(mini_palm, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(quick, "LIMITS", quick.Limits())
     set_seed(0)
     model = TinyNet(width=4)
     opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
@@ -200,7 +200,7 @@ def test_quick_mode_is_announced_by_the_loop(mini_palm, tmp_path, monkeypatch, c
     valid = valid_data_loader(mini_palm / VALID_DIR, mini_palm / CSV_NAME, batch_size=4)
     history = train_pm(model, opt, train, valid, epochs=5, save_dir=tmp_path, progress=False)
     assert len(history) == 1
-    n = quick.TRAIN_BATCHES  # training images are capped at n batches of 4
+    n = quick.LIMITS.train_batches  # training images are capped at n batches of 4
     per_epoch = "1 batch" if n == 1 else f"{n} batches"
     assert f"quick mode: 1 of 5 epochs, {per_epoch} per epoch" in capsys.readouterr().out
 

@@ -23,7 +23,7 @@ def _size(text: str):
 
 
 def main(argv=None) -> int:
-    from ..datasets import config
+    from .. import config
 
     parser = argparse.ArgumentParser(prog="python -m palm_utils",
                                      description="The shared code of the classic-CNN chapters on iChallenge-PM.")

@@ -227,7 +227,7 @@ def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
               "data": {"root": str(info.root), "source": info.source, "standin": info.standin,
                        "train_counts": info.train_counts,
                        "valid_counts": {str(k): v for k, v in info.valid_counts.items()}},
-              "quick": pu.is_quick(announce=False), "started": started}
+              "quick": pu.quick.LIMITS is not None, "started": started}
     if main:
         atomic_write_json(save_dir / CONFIG_FILE, config)
 

@@ -4,10 +4,10 @@
 - :mod:`.aistudio`   the three AI Studio zips -> a dataset folder
 - :mod:`.standin`    the generated stand-in dataset (writer)
 - :mod:`.fundus`     draws one fundus-like image (the stand-in's renderer)
-- :mod:`.layout`     folder and file names of a PALM dataset root
 - :mod:`.mnist`      ``load_mnist`` for chapter 1
-- :mod:`.config`     environment variables and default folders
 
+Folder and file names live in :mod:`palm_utils.layout`, environment
+variables in :mod:`palm_utils.config` (both below this package).
 The chapters only call :func:`palm_utils.find_dataset` and
 :func:`palm_utils.load_mnist`; the rest runs behind them.
 """

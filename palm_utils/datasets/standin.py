@@ -5,7 +5,7 @@ fundus-like pictures drawn by :func:`~palm_utils.datasets.fundus.render_fundus`.
 Some ``H`` (high myopia) negatives show mild tessellation and some positives
 only weak signs, so a small CNN learns the task but not instantly.
 
-The folder copies the real layout, names and counts (see :mod:`.layout`)::
+The folder copies the real layout, names and counts (see :mod:`palm_utils.layout`)::
 
     root/PALM-Training400/H0001.jpg .. N0161.jpg .. P0213.jpg
     root/PALM-Validation400/V0001.jpg .. V0400.jpg        (211 positives)
@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_dir
 from .fundus import normalize_size, render_fundus
-from .layout import (
+from ..layout import (
     CSV_NAME, GT_DIR, LABEL_COLUMNS, STANDIN_MARKER, TRAIN_COUNTS, TRAIN_DIR,
     VALID_COUNT, VALID_DIR, VALID_POSITIVES, XLSX_NAME,
 )

@@ -3,7 +3,7 @@
 Every knob the series reads from the environment is defined here so that a
 student (or CI) can find them all at once:
 
-``PALM_DATA_DIR``      a PALM dataset root (see :mod:`palm_utils.datasets.layout`).
+``PALM_DATA_DIR``      a PALM dataset root (see :mod:`palm_utils.layout`).
 ``PALM_MNIST_DIR``     a folder holding the four MNIST IDX ``.gz`` files.
 ``PALM_HOME``          where prepared and generated data is written
                        (default: ``data/`` of the source checkout, else
@@ -45,7 +45,7 @@ def home() -> Path:
     """Folder for prepared and generated data (created on demand)."""
     if os.environ.get(ENV_HOME):
         return Path(os.environ[ENV_HOME]).expanduser()
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[1]
     if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
         return checkout / "data"
     return Path.home() / ".cache" / "palm_utils"
