@@ -43,6 +43,29 @@ F = paddle.nn.functional
 HISTORY_FILE = "history.json"
 
 
+def train_one_epoch(model, optimizer, batches, loss_fn, scaler=None, after_step=None):
+    """One pass over ``batches`` of ``(images, labels)``: chapter 1's loop.
+
+    ``scaler`` (a ``paddle.amp.GradScaler``, GPU only) runs the forward pass
+    in float16 and scales the loss before backward. ``after_step(loss,
+    labels)`` runs after every step (:class:`StepMonitor`: NaN check,
+    running loss, progress bar).
+    """
+    model.train()                                        # dropout on, BatchNorm learns
+    for images, labels in batches:
+        with paddle.amp.auto_cast(enable=scaler is not None):
+            loss = loss_fn(model(images), labels)        # forward, then the loss
+        if scaler is None:
+            loss.backward()                              # backward: every gradient
+            optimizer.step()                             # update the parameters
+        else:                                            # mixed precision: scaled loss
+            scaler.scale(loss).backward()
+            scaler.minimize(optimizer, loss)
+        optimizer.clear_grad()                           # next batch starts from zero
+        if after_step is not None:
+            after_step(loss, labels)
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite."""
 
@@ -97,29 +120,6 @@ def _num_batches(loader):
         return len(loader)
     except TypeError:
         return getattr(loader, "num_batches", None)
-
-
-def train_one_epoch(model, optimizer, batches, loss_fn, scaler=None, after_step=None):
-    """One pass over ``batches`` of ``(images, labels)``: chapter 1's loop.
-
-    ``scaler`` (a ``paddle.amp.GradScaler``, GPU only) runs the forward pass
-    in float16 and scales the loss before backward. ``after_step(loss,
-    labels)`` runs after every step (:class:`StepMonitor`: NaN check,
-    running loss, progress bar).
-    """
-    model.train()                                        # dropout on, BatchNorm learns
-    for images, labels in batches:
-        with paddle.amp.auto_cast(enable=scaler is not None):
-            loss = loss_fn(model(images), labels)        # forward, then the loss
-        if scaler is None:
-            loss.backward()                              # backward: every gradient
-            optimizer.step()                             # update the parameters
-        else:                                            # mixed precision: scaled loss
-            scaler.scale(loss).backward()
-            scaler.minimize(optimizer, loss)
-        optimizer.clear_grad()                           # next batch starts from zero
-        if after_step is not None:
-            after_step(loss, labels)
 
 
 class StepMonitor:
