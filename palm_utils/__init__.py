@@ -54,7 +54,7 @@ from .augment import random_augment
 from .reader import CHANNEL_ORDER, IMAGE_CACHE, ImageReadError, read_image, transform_img
 from .runtime import select_device, set_seed
 from .session import setup
-from .summary import conv_out, count_flops, count_params, layer_table
+from .summary import conv_out, conv_weights, count_flops, count_params, count_trainable, fc_params, layer_table
 from .training import TrainingDiverged, load_history, train_classifier, train_pm
 
 __version__ = "0.1.0"
@@ -62,7 +62,8 @@ __version__ = "0.1.0"
 __all__ = [
     "best_epoch", "bootstrap_ci", "conv_out", "majority_baseline", "plot_runs", "reference_table",
     "wilson_interval", "grad_cam", "show_grad_cam",
-    "CHANNEL_ORDER", "REFERENCE", "comparison_table", "count_flops", "count_params",
+    "CHANNEL_ORDER", "REFERENCE", "comparison_table", "conv_weights", "count_flops", "count_params",
+    "count_trainable", "fc_params",
     "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
     "PalmDataset", "TrainingDiverged", "random_augment", "binary_metrics", "data_loader", "evaluate_model",
     "evaluation", "find_dataset", "is_quick", "label_from_filename", "load_history",
