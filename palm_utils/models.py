@@ -613,6 +613,21 @@ class SEBlock(nn.Layer):
         return x * s[:, :, None, None]                   # scale: every pixel of channel c times s_c
 
 
+class SEBottleneck(Bottleneck):
+    """Chapter 5's bottleneck with an SE block at the end of the residual branch,
+    before the addition (SE-ResNet): 1x1 -> 3x3 -> 1x1 -> SE, plus the shortcut, then ReLU."""
+
+    def __init__(self, in_channels, channels, stride=1, reduction=16):
+        super().__init__(in_channels, channels, stride=stride)   # conv1, conv2, conv3, shortcut
+        self.se = SEBlock(channels * self.expansion, reduction)
+
+    def forward(self, x):
+        identity = x if self.shortcut is None else self.shortcut(x)
+        out = self.conv3(self.conv2(self.conv1(x)))   # the residual branch, as in chapter 5
+        out = self.se(out)                            # squeeze, excite, scale its channels
+        return F.relu(out + identity)                 # then add the shortcut
+
+
 class InceptionV3(nn.Layer):
     "Inception v3 (Szegedy et al. 2016) without the auxiliary head, one output logit."
 
@@ -656,6 +671,13 @@ class InceptionV3(nn.Layer):
         x = self.Mixed_7c(self.Mixed_7b(x))                                 # 2048 x 5 x 5
         x = paddle.flatten(self.avgpool(x), 1)                              # 2048
         return self.fc(self.dropout(x))                                     # 1
+
+
+class SEResNet(ResNet):
+    """SE-ResNet-50/101/152: chapter 5's ResNet built from SE bottlenecks, one output logit."""
+
+    CONFIGS = {50: (SEBottleneck, [3, 4, 6, 3]), 101: (SEBottleneck, [3, 4, 23, 3]),
+               152: (SEBottleneck, [3, 8, 36, 3])}
 
 
 # -------------------- notebooks/08_mobilenet_efficientnet.ipynb --------------------
@@ -873,7 +895,9 @@ SAVED_FROM = {
     "InceptionB": "07_inception_v3_senet",
     "InceptionD": "07_inception_v3_senet",
     "SEBlock": "07_inception_v3_senet",
+    "SEBottleneck": "07_inception_v3_senet",
     "InceptionV3": "07_inception_v3_senet",
+    "SEResNet": "07_inception_v3_senet",
     "ConvBNAct": "08_mobilenet_efficientnet",
     "InvertedResidual": "08_mobilenet_efficientnet",
     "drop_path": "08_mobilenet_efficientnet",

@@ -29,6 +29,7 @@ BUILD = {
     "NiN": {},
     "DenseNet": dict(blocks=(2, 2, 2, 2)),
     "InceptionV3": {},
+    "SEResNet": dict(depth=50),
     "MobileNetV2": {},
     "EfficientNet": dict(width_mult=0.5, depth_mult=0.5),
 }
@@ -62,6 +63,7 @@ def test_saved_from_names_every_definition_with_its_chapter():
     chapters = {path.stem for path in save_models.chapters()}
     assert set(models.SAVED_FROM.values()) <= chapters
     assert models.SAVED_FROM["ResNet"] == "05_resnet"
+    assert models.SAVED_FROM["SEResNet"] == "07_inception_v3_senet"
 
 
 def test_saved_cells_hold_only_definitions():
@@ -81,6 +83,21 @@ def test_network_maps_an_image_to_one_logit(name):
     with paddle.no_grad():
         out = model(paddle.zeros([1, 3, 224, 224]))
     assert out.shape == [1, 1]
+
+
+def test_se_resnet_extends_chapter_5s_classes():
+    """Chapter 7 imports chapter 5's Bottleneck and ResNet instead of copying
+    them: SE-ResNet-50 has ResNet-50's parameter names plus each block's ``se``."""
+    assert issubclass(models.SEBottleneck, models.Bottleneck)
+    assert issubclass(models.SEResNet, models.ResNet)
+    plain, se = models.ResNet(50), models.SEResNet(50)
+    added = set(se.state_dict()) - set(plain.state_dict())
+    assert set(plain.state_dict()) < set(se.state_dict())
+    assert {name.split(".se.")[1] for name in added} == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    assert len(added) == 4 * 16  # one SE block in each of the 16 bottlenecks
+    assert count_params(se) - count_params(plain) == 2_530_992  # as chapter 7 prints
+    with pytest.raises(ValueError, match=r"depth must be one of \[50, 101, 152\]"):
+        models.SEResNet(18)
 
 
 # -- the generator, on notebooks of its own ----------------------------------
