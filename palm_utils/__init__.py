@@ -13,6 +13,8 @@ What the chapters call, one module per job (read these first):
 - :mod:`~palm_utils.summary`     parameters, FLOPs, layer-by-layer shapes
 - :mod:`~palm_utils.results`     course reference figures, comparison table
 - :mod:`~palm_utils.gradcam`     Grad-CAM: where the network looked
+- :mod:`~palm_utils.models`      the chapters' networks, generated from their ``#@save``
+  cells by ``scripts/save_models.py``: ``from palm_utils.models import ResNet``
 
 Behind them:
 
@@ -25,12 +27,15 @@ Behind them:
 - :mod:`~palm_utils.datasets`    where the data comes from: ``find_dataset``, the
   AI Studio zips, the generated stand-in, MNIST, environment variables
 - :mod:`~palm_utils.distributed` data-parallel training over several processes
+- :mod:`~palm_utils.netspec`     ``--net`` specs: a chapter's class, ``file.py:Class``,
+  ``module:Class`` or a ``paddle.vision.models`` name
 - :mod:`~palm_utils.deploy`      from a trained network to use: ``predict``, export
 - :mod:`~palm_utils.cli`         ``python -m palm_utils``: info, demo, prepare, synth,
   train (one process or data parallel), predict
 
-The speed benchmark is not part of the package: it reads the chapter
-notebooks, so it lives beside them in the checkout (``benchmarks/``).
+The speed benchmark is not part of the package: it times the networks of
+:mod:`~palm_utils.models` and writes its report into the checkout
+(``benchmarks/``).
 """
 from __future__ import annotations
 
