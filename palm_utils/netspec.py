@@ -120,13 +120,19 @@ def _layer_classes(scope: dict) -> list[str]:
                   and issubclass(v, paddle.nn.Layer) and not k.startswith("_"))
 
 
+def _existing(s: NetSpec, what: str) -> Path:
+    """The file a spec names; FileNotFoundError naming the spec when it is missing."""
+    path = Path(s.source).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{s.source}: {what} not found (network spec {s.source}:{s.name}).")
+    return path
+
+
 def _saved_by_chapter(s: NetSpec):
     """The class a chapter saves, from palm_utils.models."""
     from . import models
 
-    path = Path(s.source).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"{s.source}: notebook not found (network spec {s.source}:{s.name}).")
+    path = _existing(s, "notebook")
     chapters = sorted(set(models.SAVED_FROM.values()))
     saves = [name for name, stem in models.SAVED_FROM.items() if stem == path.stem]
     if not saves:
@@ -145,9 +151,7 @@ def _saved_by_chapter(s: NetSpec):
 def _imported(s: NetSpec):
     """The class a ``file.py:Class`` or ``package.module:Class`` spec names."""
     if s.kind == "file":
-        path = Path(s.source).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"{s.source}: file not found (network spec {s.source}:{s.name}).")
+        path = _existing(s, "file")
         mod_name = f"_palm_netspec_{abs(hash(str(path.resolve())))}"
         loader_spec = importlib.util.spec_from_file_location(mod_name, path)
         module = importlib.util.module_from_spec(loader_spec)
