@@ -625,7 +625,7 @@ class SEBottleneck(Bottleneck):
         identity = x if self.shortcut is None else self.shortcut(x)
         out = self.conv3(self.conv2(self.conv1(x)))   # the residual branch, as in chapter 5
         out = self.se(out)                            # squeeze, excite, scale its channels
-        return F.relu(out + identity)                 # then add the shortcut
+        return F.relu(out + identity)                 # add the shortcut, then ReLU
 
 
 class InceptionV3(nn.Layer):
