@@ -1,7 +1,8 @@
 """``python -m benchmarks`` (from the checkout's root): the speed benchmark.
 
-It reads the chapters' networks from the notebooks, so it lives in the
-checkout beside them, outside the installed ``palm_utils`` package.
+It times the chapters' networks (:mod:`palm_utils.models`, generated from
+the notebooks) and writes its report into the checkout's ``docs/``, so it
+lives in the checkout, outside the installed ``palm_utils`` package.
 
 Three parts, each measured side by side in one run and reported as ratios
 (absolute seconds on a shared machine mean little):
@@ -25,7 +26,7 @@ from pathlib import Path
 from . import machine, networks, pipeline, report, step
 from palm_utils.runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
 
-DEFAULT_OUT = networks.NOTEBOOKS.parent / "docs" / "benchmarks.md"
+DEFAULT_OUT = networks.CHECKOUT / "docs" / "benchmarks.md"
 
 #: the lever row the others are compared with: palm_utils' CPU path as it is
 LEVER_REFERENCE = "all cores + MKL AVX2 on AMD (palm_utils)"
@@ -116,7 +117,7 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
 def _flops(name: str) -> int:
     from palm_utils.summary import count_flops
 
-    return count_flops(networks.build(name, networks.paddle_namespace()))
+    return count_flops(networks.build(name))
 
 
 def _gpu(nets, steps, warmup, pipe) -> list[dict]:  # pragma: no cover - needs a GPU

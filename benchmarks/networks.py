@@ -1,56 +1,64 @@
-"""The chapters' networks, taken from the notebooks themselves.
+"""The chapters' networks, as the benchmark builds them.
 
 The benchmark must time exactly what a student trains, without a second copy
-of each network to drift out of date. So it reads each chapter notebook with
-:func:`palm_utils.cli.netspec.exec_notebook` (the top-level definitions of
-its code cells: classes, functions and UPPER_CASE constants) in a namespace
-that provides ``paddle``, ``nn``, ``F`` and ``math``, as ``python -m
-palm_utils train --net notebooks/NN_x.ipynb:Class`` does.
+of each network to drift out of date. The chapters save their networks
+(``#@save`` cells) into :mod:`palm_utils.models`, and the benchmark builds the
+ordinary classes from there, as ``from palm_utils.models import ResNet`` does
+in a chapter and ``python -m palm_utils train --net
+notebooks/05_resnet.ipynb:ResNet`` does on the command line.
 
 The same source also runs on PyTorch: :func:`torch_namespace` maps the few
 Paddle names the chapters use (``nn.Conv2D``, ``paddle.concat(axis=)``, ...)
-onto their PyTorch twins, so the outside reference is the same network, line
-for line.
+onto their PyTorch twins, and :func:`run_models_source` runs the text of
+``palm_utils/models.py`` (without its import lines) in that namespace, so the
+outside reference is the same network, line for line. The channels-last
+variant, ``paddle_namespace("NHWC")``, is built the same way.
 """
 from __future__ import annotations
 
+import ast
 import math
 import types
 from collections import OrderedDict
 from pathlib import Path
 
-from palm_utils.cli import netspec
+import numpy as np
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+from palm_utils import models
 
-#: name -> (notebook, how to build the network the chapter trains on PALM)
+CHECKOUT = Path(__file__).resolve().parents[1]
+MODELS_SOURCE = Path(models.__file__)
+
+#: name -> (class in palm_utils.models, the arguments of the network the chapter trains on PALM)
 CHAPTERS = {
-    "LeNet": ("01_lenet.ipynb", "LeNet(in_channels=3, num_classes=1, flat_features=120 * 50 * 50)"),
-    "AlexNet": ("02_alexnet.ipynb", "AlexNet()"),
-    "VGG-16": ("03_vgg.ipynb", "VGG()"),
-    "GoogLeNet": ("04_googlenet.ipynb", "GoogLeNet()"),
-    "ResNet-50": ("05_resnet.ipynb", "ResNet(50)"),
-    "ResNet-18": ("05_resnet.ipynb", "ResNet(18)"),
-    "NiN": ("06_nin_densenet.ipynb", "NiN()"),
-    "DenseNet-121": ("06_nin_densenet.ipynb", "DenseNet()"),
-    "Inception v3": ("07_inception_v3_senet.ipynb", "InceptionV3()"),
-    "SE-ResNet-50": ("07_inception_v3_senet.ipynb", "ResNet(50, se=True)"),
-    "MobileNetV2": ("08_mobilenet_efficientnet.ipynb", "MobileNetV2()"),
-    "EfficientNet-B0": ("08_mobilenet_efficientnet.ipynb", "EfficientNet()"),
+    "LeNet": ("LeNet", dict(in_channels=3, num_classes=1, flat_features=120 * 50 * 50)),
+    "AlexNet": ("AlexNet", {}),
+    "VGG-16": ("VGG", {}),
+    "GoogLeNet": ("GoogLeNet", {}),
+    "ResNet-50": ("ResNet", dict(depth=50)),
+    "ResNet-18": ("ResNet", dict(depth=18)),
+    "NiN": ("NiN", {}),
+    "DenseNet-121": ("DenseNet", {}),
+    "Inception v3": ("InceptionV3", {}),
+    "SE-ResNet-50": ("SEResNet", dict(depth=50)),
+    "MobileNetV2": ("MobileNetV2", {}),
+    "EfficientNet-B0": ("EfficientNet", {}),
 }
 
 
-def paddle_namespace(data_format: str = "NCHW") -> dict:
-    """``paddle``, ``nn``, ``F``, ``math`` for the notebook code. With
-    ``data_format="NHWC"`` the layout-aware layers are built channels-last."""
+def paddle_namespace(data_format: str = "NCHW") -> dict | None:
+    """What :func:`build` builds a Paddle network in: ``None`` for NCHW, which
+    means :mod:`palm_utils.models` as imported; for ``"NHWC"`` the names the
+    saved code uses (``paddle``, ``nn``, ``F``, ``math``, ``np``) with the
+    layout-aware layers built channels-last."""
     if data_format == "NCHW":
-        return netspec.default_namespace()
+        return None
     import paddle
 
     nn = types.SimpleNamespace(**{k: getattr(paddle.nn, k) for k in dir(paddle.nn) if not k.startswith("_")})
     for name in ("Conv2D", "BatchNorm2D", "MaxPool2D", "AvgPool2D", "AdaptiveAvgPool2D"):
         setattr(nn, name, _with_format(getattr(paddle.nn, name), data_format))
-    return {"paddle": paddle, "nn": nn, "F": paddle.nn.functional, "math": math}
+    return {"paddle": paddle, "nn": nn, "F": paddle.nn.functional, "math": math, "np": np}
 
 
 def _with_format(cls, data_format):
@@ -99,20 +107,24 @@ def torch_namespace() -> dict:
         floor=torch.floor, rand=lambda shape, dtype=None: torch.rand(*shape, dtype=dtype),
         no_grad=torch.no_grad,
     )
-    return {"paddle": paddle, "nn": nn, "F": F, "math": math}
+    return {"paddle": paddle, "nn": nn, "F": F, "math": math, "np": np}
 
 
-def build(name: str, namespace: dict, notebooks: Path = NOTEBOOKS):
-    """Instantiate chapter network ``name`` (a key of :data:`CHAPTERS`)
-    from its notebook, in ``namespace``."""
-    notebook, expression = CHAPTERS[name]
-    path = notebooks / notebook
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: chapter notebook not found; the benchmark reads the networks "
-            "from notebooks/ and must run from a checkout of the repository."
-        )
-    # imports=False: the notebook's own `import paddle.nn as nn` would replace
-    # the channels-last and PyTorch stand-ins of `namespace`
-    scope = netspec.exec_notebook(path, namespace, imports=False)
-    return eval(expression, scope)
+def run_models_source(namespace: dict) -> dict:
+    """The definitions of ``palm_utils/models.py``, read as text and executed
+    in a copy of ``namespace``. The module's own import lines are left out:
+    they would replace the channels-last and PyTorch names of ``namespace``."""
+    tree = ast.parse(MODELS_SOURCE.read_text(encoding="utf-8"), str(MODELS_SOURCE))
+    tree.body = [node for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom))]
+    scope = {"__name__": "benchmarks.networks.models", **namespace}
+    exec(compile(tree, str(MODELS_SOURCE), "exec"), scope)
+    return scope
+
+
+def build(name: str, namespace: dict | None = None):
+    """Instantiate chapter network ``name`` (a key of :data:`CHAPTERS`): the
+    class of :mod:`palm_utils.models` itself (``namespace`` None), or the same
+    source run in ``namespace`` (:func:`torch_namespace`, ``paddle_namespace("NHWC")``)."""
+    class_name, kwargs = CHAPTERS[name]
+    scope = vars(models) if namespace is None else run_models_source(namespace)
+    return scope[class_name](**kwargs)

@@ -3,7 +3,7 @@
 Each measurement builds the network afresh, runs ``warmup`` untimed steps
 and reports the median of ``steps`` timed ones. Paddle runs in this process
 with its settings switched per measurement (threads, flags, layout, static
-graph); PyTorch, when installed, runs the same notebook source through
+graph); PyTorch, when installed, runs the same source (palm_utils/models.py) through
 :func:`~benchmarks.networks.torch_namespace`.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from . import networks
 
-CHECKOUT = networks.NOTEBOOKS.parent
+CHECKOUT = networks.CHECKOUT
 from palm_utils.runtime import configure_cpu, paddle
 
 BATCH = 10

@@ -13,6 +13,8 @@ What the chapters call, one module per job (read these first):
 - :mod:`~palm_utils.summary`     parameters, FLOPs, layer-by-layer shapes
 - :mod:`~palm_utils.results`     course reference figures, comparison table
 - :mod:`~palm_utils.gradcam`     Grad-CAM: where the network looked
+- :mod:`~palm_utils.models`      the chapters' networks, generated from their ``#@save``
+  cells by ``scripts/save_models.py``: ``from palm_utils.models import ResNet``
 
 Behind them:
 
@@ -27,12 +29,15 @@ Behind them:
 - :mod:`~palm_utils.datasets`    where the data comes from: ``find_dataset``, the
   AI Studio zips, the generated stand-in, MNIST, environment variables
 - :mod:`~palm_utils.distributed` data-parallel training over several processes
+- :mod:`~palm_utils.netspec`     ``--net`` specs: a chapter's class, ``file.py:Class``,
+  ``module:Class`` or a ``paddle.vision.models`` name
 - :mod:`~palm_utils.deploy`      from a trained network to use: ``predict``, export
 - :mod:`~palm_utils.cli`         ``python -m palm_utils``: info, demo, prepare, synth,
   train (one process or data parallel), predict
 
-The speed benchmark is not part of the package: it reads the chapter
-notebooks, so it lives beside them in the checkout (``benchmarks/``).
+The speed benchmark is not part of the package: it times the networks of
+:mod:`~palm_utils.models` and writes its report into the checkout
+(``benchmarks/``).
 """
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ from .augment import random_augment
 from .reader import CHANNEL_ORDER, IMAGE_CACHE, ImageReadError, read_image, transform_img
 from .runtime import select_device, set_seed
 from .session import setup
-from .summary import conv_out, count_flops, count_params, layer_table
+from .summary import conv_out, conv_weights, count_flops, count_params, count_trainable, fc_params, layer_table
 from .training import TrainingDiverged, load_history, train_classifier, train_pm
 
 __version__ = "0.1.0"
@@ -63,7 +68,8 @@ __version__ = "0.1.0"
 __all__ = [
     "best_epoch", "bootstrap_ci", "conv_out", "majority_baseline", "plot_runs", "reference_table",
     "wilson_interval", "grad_cam", "show_grad_cam",
-    "CHANNEL_ORDER", "REFERENCE", "comparison_table", "count_flops", "count_params",
+    "CHANNEL_ORDER", "REFERENCE", "comparison_table", "conv_weights", "count_flops", "count_params",
+    "count_trainable", "fc_params",
     "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
     "PalmDataset", "TrainingDiverged", "random_augment", "binary_metrics", "data_loader", "evaluate_model",
     "evaluation", "find_dataset", "label_from_filename", "load_history",

@@ -1,6 +1,7 @@
 """What a network costs: parameters, FLOPs, and a layer-by-layer table of
 output shapes and parameter counts (the "shape walkthrough" of each chapter),
-plus :func:`conv_out`, the output-size formula those shapes follow.
+plus :func:`conv_out`, the output-size formula those shapes follow, and the
+counts the chapters work out by hand: :func:`conv_weights`, :func:`fc_params`.
 """
 from __future__ import annotations
 
@@ -30,9 +31,32 @@ def conv_out(size: int, kernel: int, *, stride: int = 1, padding: int = 0,
     return out
 
 
+def conv_weights(c_in: int, c_out: int, kernel) -> int:
+    """Weights of a convolution without bias, ``c_in * c_out * kh * kw``.
+
+    ``kernel`` is ``k`` for a k x k kernel or ``(kh, kw)``, e.g. ``(1, 7)``.
+    A bias would add ``c_out``; a convolution followed by BatchNorm has none.
+    """
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    return c_in * c_out * kh * kw
+
+
+def fc_params(sizes) -> int:
+    """Weights and biases of fully connected layers ``sizes[0] -> sizes[1] -> ...``,
+    e.g. ``fc_params([12544, 4096, 4096, 1])`` for AlexNet's classifier."""
+    sizes = list(sizes)
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
 def count_params(model) -> int:
     """Number of trainable and non-trainable parameters."""
     return int(sum(int(p.size) for p in model.parameters()))
+
+
+def count_trainable(model) -> int:
+    """Number of parameters the optimizer updates: :func:`count_params` without
+    those that take no gradient, such as BatchNorm's running mean and variance."""
+    return int(sum(int(p.size) for p in model.parameters() if not p.stop_gradient))
 
 
 def count_flops(model, input_size=(1, 3, 224, 224)) -> int:

@@ -20,25 +20,27 @@ def trainable(model, torch=False):
     return sum(int(p.size) for p in model.parameters() if not p.stop_gradient)
 
 
-def test_definitions_come_from_the_notebooks_only():
-    from palm_utils.cli.netspec import definitions
+def test_networks_are_palm_utils_models_own_classes():
+    from palm_utils import models
 
-    source = definitions(networks.NOTEBOOKS / "03_vgg.ipynb")
-    assert "class VGG(nn.Layer)" in source and "def vgg_block" in source
-    assert "VGG16_ARCH = " in source
-    assert "train_pm" not in source and "import " not in source  # no statements that run work
+    assert type(networks.build("ResNet-18")) is models.ResNet  # the class a chapter imports
+    assert {cls for cls, _ in networks.CHAPTERS.values()} <= set(models.SAVED_FROM)
+    # the other namespaces run the module's text, its imports left out
+    scope = networks.run_models_source(networks.paddle_namespace("NHWC"))
+    assert set(models.SAVED_FROM) <= set(scope) and scope["nn"] is not paddle.nn
+    assert scope["VGG16_ARCH"] == models.VGG16_ARCH and scope["ResNet"] is not models.ResNet
 
 
 @pytest.mark.parametrize("name", list(networks.CHAPTERS))
 def test_chapter_networks_build_with_the_chapters_parameter_counts(name):
-    model = networks.build(name, networks.paddle_namespace())
+    model = networks.build(name)
     assert count_params(model) == CHAPTER_PARAMS[name]
 
 
 @pytest.mark.parametrize("name", list(networks.CHAPTERS))
 def test_pytorch_runs_the_same_source(name):
     torch = pytest.importorskip("torch", reason="PyTorch not installed; the benchmark reports it absent")
-    pd_model = networks.build(name, networks.paddle_namespace())
+    pd_model = networks.build(name)
     pt_model = networks.build(name, networks.torch_namespace())
     assert trainable(pt_model, torch=True) == trainable(pd_model)
     out = pt_model.eval()(torch.zeros(2, 3, 224, 224))
@@ -51,11 +53,6 @@ def test_nhwc_namespace_builds_channels_last():
     with paddle.no_grad():
         out = model(paddle.zeros([1, 64, 64, 3]))
     assert out.shape == [1, 1]
-
-
-def test_missing_notebook_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="01_lenet.ipynb"):
-        networks.build("LeNet", networks.paddle_namespace(), notebooks=tmp_path)
 
 
 def test_pipeline_second_epoch_decodes_nothing_and_pixels_agree(tmp_path):

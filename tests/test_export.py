@@ -138,18 +138,6 @@ def test_missing_export_is_a_clear_error(tmp_path):
         load_predictor(tmp_path / "nothere")
 
 
-def test_class_without_source_is_a_clear_error(tmp_path):
-    namespace = {"nn": nn}
-    exec("class NoSource(nn.Layer):\n"
-         "    def __init__(self):\n"
-         "        super().__init__()\n"
-         "        self.fc = nn.Linear(3, 1)\n"
-         "    def forward(self, x):\n"
-         "        return self.fc(x.mean(axis=[2, 3]))\n", namespace)
-    with pytest.raises(OSError, match="cannot be read back"):
-        export_model(namespace["NoSource"](), tmp_path / "m", SHAPE)
-
-
 def test_export_onnx_without_paddle2onnx_names_the_package(monkeypatch, tmp_path):
     import builtins
 
@@ -183,26 +171,25 @@ def test_onnx_round_trip(exported, tmp_path):
         assert got.shape == (batch, 1) and diff < TOLERANCE
 
 
-def test_a_network_read_from_a_notebook_exports(tmp_path):
-    """Classes that netspec builds from a notebook's text (the notebook file is
-    JSON, not Python) still export: jit.save reads their forward() source."""
-    from test_netspec import write_notebook
+def test_networks_named_by_a_spec_export(tmp_path):
+    """What --net names exports: a class a chapter saves (palm_utils.models) and
+    one loaded from a .py file of one's own; jit.save reads their forward() source."""
+    from test_netspec import write_network_file
 
-    from palm_utils.cli.netspec import load_network
+    from palm_utils.netspec import load_network
 
-    cells = [("markdown", "# A chapter"),
-             ("code", "import paddle.nn as nn\n\n"
-                      "class FromText(nn.Layer):\n"
-                      "    def __init__(self):\n"
-                      "        super().__init__()\n"
-                      "        self.fc = nn.Linear(3, 1)\n\n"
-                      "    def forward(self, x):\n"
-                      "        return self.fc(x.mean(axis=[2, 3]))\n")]
-    model = load_network(f"{write_notebook(tmp_path / 'ch.ipynb', cells)}:FromText")
-    model.eval()
-    export_model(model, tmp_path / "m", SHAPE)
-    x = np.random.default_rng(0).uniform(-1, 1, (2, *SHAPE)).astype("float32")
-    assert np.abs(load_predictor(tmp_path / "m", device="cpu")(x) - _eager(model, x)).max() < TOLERANCE
+    (tmp_path / "01_lenet.ipynb").write_text("{}")  # a chapter spec names the notebook, never reads it
+    lenet = dict(in_channels=3, num_classes=1, flat_features=120 * 10 * 10)  # for 64 x 64 inputs
+    for spec, kwargs in [(f"{tmp_path}/01_lenet.ipynb:LeNet", lenet),
+                         (f"{write_network_file(tmp_path / 'mine.py')}:TinyBN", {})]:
+        set_seed(0)
+        model = load_network(spec, **kwargs)
+        model.eval()
+        prefix = tmp_path / spec.rsplit(":", 1)[1]
+        export_model(model, prefix, SHAPE)
+        x = np.random.default_rng(0).uniform(-1, 1, (2, *SHAPE)).astype("float32")
+        got, expected = load_predictor(prefix, device="cpu")(x), _eager(model, x)
+        assert got.shape == expected.shape == (2, 1) and np.abs(got - expected).max() < TOLERANCE, spec
 
 
 def test_export_replaces_a_program_of_the_other_format(tmp_path):

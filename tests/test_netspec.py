@@ -1,54 +1,48 @@
-"""palm_utils.cli.netspec: networks named by a string (notebook class, module
-class, paddle.vision.models name)."""
-import json
+"""palm_utils.netspec: networks named by a string (a class a chapter saves,
+file.py:Class, module:Class, a paddle.vision.models name)."""
+import ast
 from pathlib import Path
 
 import pytest
 
-from palm_utils.cli import netspec
-from palm_utils.cli.netspec import NetworkSpecError, describe, load_network, parse_spec
+from palm_utils import models, netspec
+from palm_utils.netspec import NetworkSpecError, describe, load_network, parse_spec
 from palm_utils.runtime import paddle
 from palm_utils.summary import count_params
 
 REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "palm_utils"
+CHAPTERS = REPO / "notebooks"
 
-# A notebook the way the chapters write them: imports, a helper function and
-# an UPPER_CASE constant the class needs, a magic, a class that would fail if
-# it were defined (it is not needed), and cells that must never run.
-CELLS = [
-    ("markdown", "# A tiny network\nNot code."),
-    ("code", "%matplotlib inline\nimport numpy as np\nimport paddle\nimport paddle.nn as nn\n"
-             "import this_module_does_not_exist_anywhere as never_needed"),
-    ("code", "WIDTH = 4\n\ndef conv_bn(cin, cout):\n"
-             "    return nn.Sequential(nn.Conv2D(cin, cout, 3, stride=2, padding=1), "
-             "nn.BatchNorm2D(cout), nn.ReLU())"),
-    ("code", "class TinyBN(nn.Layer):\n"
-             "    def __init__(self, width=WIDTH):\n"
-             "        super().__init__()\n"
-             "        self.features = nn.Sequential(conv_bn(3, width), nn.MaxPool2D(4, 4), "
-             "conv_bn(width, 2 * width))\n"
-             "        self.pool = nn.AdaptiveAvgPool2D(1)\n"
-             "        self.fc = nn.Linear(2 * width, 1)\n\n"
-             "    def forward(self, x):\n"
-             "        return self.fc(paddle.flatten(self.pool(self.features(x)), 1))"),
-    ("code", "class Unused(nn.Layer):\n    broken = undefined_name_at_class_level\n"),
-    ("code", "model = TinyBN()\nraise RuntimeError('a training cell ran')"),
-    ("code", "%%bash\necho this cell is not Python"),
-]
+# A network of one's own in a .py file, with a helper function and an
+# UPPER_CASE constant it needs and BatchNorm (the data-parallel test averages
+# its statistics).
+TINY_BN = '''import paddle
+import paddle.nn as nn
+
+WIDTH = 4
 
 
-def write_notebook(path: Path, cells=CELLS) -> Path:
-    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-          "cells": [{"cell_type": kind, "metadata": {}, "source": source.splitlines(True),
-                     **({"outputs": [], "execution_count": None} if kind == "code" else {})}
-                    for kind, source in cells]}
-    path.write_text(json.dumps(nb), encoding="utf-8")
+def conv_bn(cin, cout):
+    return nn.Sequential(nn.Conv2D(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2D(cout), nn.ReLU())
+
+
+class TinyBN(nn.Layer):
+    def __init__(self, width=WIDTH):
+        super().__init__()
+        self.features = nn.Sequential(conv_bn(3, width), nn.MaxPool2D(4, 4), conv_bn(width, 2 * width))
+        self.pool = nn.AdaptiveAvgPool2D(1)
+        self.fc = nn.Linear(2 * width, 1)
+
+    def forward(self, x):
+        return self.fc(paddle.flatten(self.pool(self.features(x)), 1))
+'''
+
+
+def write_network_file(path: Path, source: str = TINY_BN) -> Path:
+    """``path`` holding ``source`` (default: :data:`TINY_BN`), for ``path:TinyBN`` specs."""
+    path.write_text(source, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def notebook(tmp_path):
-    return write_notebook(tmp_path / "tiny.ipynb")
 
 
 def logits(model, size=64):
@@ -57,66 +51,87 @@ def logits(model, size=64):
         return model(paddle.zeros([2, 3, size, size]))
 
 
-# -- notebooks ---------------------------------------------------------------
-
-def test_notebook_class_is_built_without_running_other_cells(notebook):
-    model = load_network(f"{notebook}:TinyBN")
-    assert type(model).__name__ == "TinyBN" and isinstance(model, paddle.nn.Layer)
-    assert logits(model).shape == [2, 1]
-    assert model.fc.weight.shape == [8, 1]          # WIDTH = 4 from the notebook
+needs_chapters = pytest.mark.skipif(not (CHAPTERS / "05_resnet.ipynb").is_file(),
+                                    reason="chapter notebooks not in this checkout")
 
 
-def test_notebook_kwargs_reach_the_class(notebook):
-    assert load_network(f"{notebook}:TinyBN", width=3).fc.weight.shape == [6, 1]
+# -- classes the chapters save -----------------------------------------------
+
+@needs_chapters
+def test_chapter_class_is_palm_utils_models_class(monkeypatch):
+    model = load_network(f"{CHAPTERS}/05_resnet.ipynb:ResNet", depth=18)
+    assert type(model) is models.ResNet and count_params(model) == 11_186_625
+    monkeypatch.chdir(REPO)   # the README's form, relative to the checkout
+    assert count_params(load_network("notebooks/04_googlenet.ipynb:GoogLeNet")) == 5_974_577
+    assert type(load_network("notebooks/07_inception_v3_senet.ipynb:SEResNet")) is models.SEResNet
 
 
-def test_only_the_definitions_the_class_needs_are_taken(notebook):
-    source = netspec.definitions(notebook, names={"TinyBN"}, imports=True)
-    assert "class TinyBN" in source and "def conv_bn" in source and "WIDTH = 4" in source
-    assert "import paddle.nn as nn" in source
-    for absent in ("Unused", "numpy", "this_module_does_not_exist", "raise RuntimeError", "echo"):
-        assert absent not in source, absent
-    everything = netspec.definitions(notebook)       # the benchmark's view: all definitions
-    assert "class Unused" in everything and "import " not in everything
-    assert netspec.notebook_classes(notebook) == ["TinyBN", "Unused"]
-
-
-def test_decorated_definitions_keep_their_decorator(tmp_path):
-    nb = write_notebook(tmp_path / "deco.ipynb", [
-        ("code", "import functools\nimport paddle.nn as nn"),
-        ("code", "@functools.lru_cache()\ndef width():\n    return 5\n\n"
-                 "class Lin(nn.Layer):\n    def __init__(self):\n        super().__init__()\n"
-                 "        self.fc = nn.Linear(width(), 1)\n\n"
-                 "    def forward(self, x):\n        return self.fc(x)"),
-    ])
-    assert load_network(f"{nb}:Lin").fc.weight.shape == [5, 1]
+def test_a_chapter_spec_does_not_read_the_notebook(tmp_path):
+    """Only the file's name matters: the class is palm_utils.models', so even a
+    file that is not JSON gives chapter 5's ResNet."""
+    (tmp_path / "05_resnet.ipynb").write_text("not a notebook")
+    assert type(load_network(f"{tmp_path}/05_resnet.ipynb:ResNet", depth=18)) is models.ResNet
 
 
 def test_missing_notebook_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere.ipynb: notebook not found"):
-        load_network(f"{tmp_path}/nowhere.ipynb:TinyBN")
+    with pytest.raises(FileNotFoundError, match="05_resnet.ipynb: notebook not found"):
+        load_network(f"{tmp_path}/05_resnet.ipynb:ResNet")
 
 
-def test_missing_class_lists_the_notebook_classes(notebook):
-    with pytest.raises(NetworkSpecError, match=r"defines no class 'ResNet'; its classes: TinyBN, Unused"):
-        load_network(f"{notebook}:ResNet")
+def test_a_class_the_chapter_does_not_save(tmp_path):
+    (tmp_path / "05_resnet.ipynb").write_text("{}")
+    with pytest.raises(NetworkSpecError) as info:
+        load_network(f"{tmp_path}/05_resnet.ipynb:InceptionV3")
+    message = str(info.value)
+    assert message == (
+        "05_resnet.ipynb saves no 'InceptionV3' (InceptionV3 is saved by 07_inception_v3_senet.ipynb); "
+        "it saves ConvBN, Bottleneck, BasicBlock, ResNet. For a notebook of your own: save its classes "
+        "in a .py file and give file.py:InceptionV3.")
+    with pytest.raises(NetworkSpecError, match=r"saves no 'Mine'; it saves ConvBN, .*file.py:Mine\.$"):
+        load_network(f"{tmp_path}/05_resnet.ipynb:Mine")
 
 
-def test_a_file_that_is_not_a_notebook(tmp_path):
-    bad = tmp_path / "bad.ipynb"
-    bad.write_text("not json")
-    with pytest.raises(NetworkSpecError, match="not a Jupyter notebook"):
-        load_network(f"{bad}:X")
+@pytest.mark.parametrize("name", ["tiny.ipynb", "09_use.ipynb"])
+def test_a_notebook_that_saves_no_network(tmp_path, name):
+    (tmp_path / name).write_text("{}")
+    with pytest.raises(NetworkSpecError) as info:
+        load_network(f"{tmp_path}/{name}:TinyBN")
+    message = str(info.value)
+    assert message.startswith(f"{name} is not a chapter that saves networks (those are 01_lenet.ipynb, ")
+    assert message.endswith("a notebook of your own: save its classes in a .py file and give file.py:TinyBN.")
+    assert "\n" not in message
 
 
-def test_chapter_notebook_builds_with_its_parameter_count():
-    chapter = REPO / "notebooks" / "04_googlenet.ipynb"
-    if not chapter.is_file():
-        pytest.skip("chapter notebooks not in this checkout")
-    assert count_params(load_network(f"{chapter}:GoogLeNet")) == 5_974_577
+def test_the_package_runs_no_notebook_code():
+    """No exec/eval/compile, linecache or notebook JSON anywhere in palm_utils:
+    every network is ordinary imported Python."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("exec", "eval", "compile")):
+                found.append(f"{path.name}:{node.lineno} {node.func.id}()")
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                found += [f"{path.name}:{node.lineno} import {n}" for n in names
+                          if n.split(".")[0] in ("linecache", "nbformat", "nbclient")]
+            if isinstance(node, ast.Constant) and node.value in ("cells", "cell_type"):
+                found.append(f"{path.name}:{node.lineno} notebook JSON key {node.value!r}")
+    assert not found, found
 
 
-# -- modules and files -------------------------------------------------------
+# -- files and modules -------------------------------------------------------
+
+def test_file_class_with_its_helpers(tmp_path):
+    spec = f"{write_network_file(tmp_path / 'mine.py')}:TinyBN"
+    model = load_network(spec)
+    assert type(model).__name__ == "TinyBN" and logits(model).shape == [2, 1]
+    assert model.fc.weight.shape == [8, 1]                     # WIDTH = 4 from the file
+    assert load_network(spec, width=3).fc.weight.shape == [6, 1]
+    with pytest.raises(FileNotFoundError, match="nowhere.py: file not found"):
+        load_network(f"{tmp_path}/nowhere.py:TinyBN")
+
 
 def test_module_class(tmp_path, monkeypatch):
     (tmp_path / "my_nets.py").write_text(
@@ -127,6 +142,7 @@ def test_module_class(tmp_path, monkeypatch):
     assert load_network("my_nets:Lin", n=7).fc.weight.shape == [7, 1]
     assert load_network(f"{tmp_path / 'my_nets.py'}:Lin").fc.weight.shape == [3, 1]
     assert type(load_network("palm_utils.cli.demo:TinyNet", width=4)).__name__ == "TinyNet"
+    assert type(load_network("palm_utils.models:NiN")) is models.NiN
     with pytest.raises(NetworkSpecError, match=r"my_nets has no 'Conv'; its network classes: Lin"):
         load_network("my_nets:Conv")
     with pytest.raises(NetworkSpecError, match="cannot import module 'no_such_module_xyz'"):
@@ -138,6 +154,9 @@ def test_something_that_is_not_a_layer(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(NetworkSpecError, match="not a paddle.nn.Layer"):
         load_network("not_nets:make")
+    (tmp_path / "03_vgg.ipynb").write_text("{}")
+    with pytest.raises(NetworkSpecError, match="03_vgg.ipynb:VGG16_ARCH is not a class or function"):
+        load_network(f"{tmp_path}/03_vgg.ipynb:VGG16_ARCH")
 
 
 # -- paddle.vision.models ----------------------------------------------------
@@ -157,10 +176,11 @@ def test_unknown_model_name_suggests_close_ones():
 
 def test_parse_and_describe():
     assert parse_spec("a/b/c.ipynb:Net") == netspec.NetSpec("notebook", "a/b/c.ipynb", "Net")
+    assert parse_spec("a/b/c.py:Net") == netspec.NetSpec("file", "a/b/c.py", "Net")
     assert parse_spec("pkg.mod:Net") == netspec.NetSpec("module", "pkg.mod", "Net")
     assert parse_spec("resnet50") == netspec.NetSpec("vision", "paddle.vision.models", "resnet50")
     assert describe("notebooks/05_resnet.ipynb:ResNet") == \
-        "class ResNet defined in notebook notebooks/05_resnet.ipynb"
+        "class ResNet saved by notebook notebooks/05_resnet.ipynb (palm_utils.models.ResNet)"
     assert describe("palm_utils.cli.demo:TinyNet") == "class TinyNet from module palm_utils.cli.demo"
     assert describe("resnet50") == "paddle.vision.models.resnet50(num_classes=1, pretrained=False)"
     assert "\n" not in describe("x.py:Net")

@@ -92,6 +92,12 @@ def test_plain_function_and_multi_logit_error(folder):
 def test_sigmoid_is_stable():
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         np.testing.assert_allclose(sigmoid(np.array([-1000.0, 0.0, 1000.0])), [0.0, 0.5, 1.0])
+    from palm_utils import deploy
+
+    assert deploy.sigmoid is sigmoid  # what chapter 9 imports
+    logits = np.array([[-2.0], [0.5]], dtype=np.float32)
+    np.testing.assert_allclose(sigmoid(logits), 1 / (1 + np.exp(-logits.astype(np.float64))))
+    assert sigmoid(logits).shape == (2, 1)
 
 
 def test_cli_with_exported_model(model, folder, tmp_path, capsys):
@@ -108,7 +114,7 @@ def test_cli_with_exported_model(model, folder, tmp_path, capsys):
 
 
 def test_cli_with_net_and_params(model, folder, tmp_path, capsys):
-    """--net is a netspec: here this test module's class (``module:Class``),
+    """--net is a netspec spec (palm_utils.netspec): here this test module's class (``module:Class``),
     with --net-arg passed to its constructor."""
     save_state(model.state_dict(), tmp_path / "tiny.pdparams")
     out = tmp_path / "out.csv"

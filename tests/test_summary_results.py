@@ -6,7 +6,8 @@ from palm_utils.checkpoint import atomic_write_json
 from palm_utils.cli.demo import TinyNet
 from palm_utils.results import REFERENCE, comparison_table
 from palm_utils.runtime import paddle
-from palm_utils.summary import count_flops, count_params, layer_table
+from palm_utils.summary import (conv_weights, count_flops, count_params, count_trainable, fc_params,
+                                layer_table)
 
 
 def test_layer_table_shapes_and_params():
@@ -24,6 +25,28 @@ def test_conv_flops_by_hand():
     by_hand = 6 * 220 * 220 * (3 * 5 * 5 + 1)
     assert count_flops(conv) == pytest.approx(by_hand, rel=0.02)
     assert count_params(conv) == 6 * 3 * 25 + 6
+
+
+def test_conv_weights_match_paddle_layers():
+    for kernel, padding in [(3, 1), (5, 2), ((1, 7), (0, 3)), ((7, 1), (3, 0))]:
+        conv = paddle.nn.Conv2D(16, 8, kernel, padding=padding, bias_attr=False)
+        assert conv_weights(16, 8, kernel) == count_params(conv), kernel
+    assert conv_weights(192, 32, 5) == 5 * 5 * 192 * 32
+
+
+def test_fc_params_match_paddle_layers():
+    mlp = paddle.nn.Sequential(paddle.nn.Linear(12, 7), paddle.nn.ReLU(), paddle.nn.Linear(7, 1))
+    assert fc_params([12, 7, 1]) == count_params(mlp) == 12 * 7 + 7 + 7 * 1 + 1
+    assert fc_params(iter([5, 3])) == 18 and fc_params([5]) == 0
+
+
+def test_count_trainable_leaves_out_batchnorm_statistics():
+    bn = paddle.nn.BatchNorm2D(8)           # weight, bias; running mean, variance
+    assert count_params(bn) == 4 * 8 and count_trainable(bn) == 2 * 8
+    net = paddle.nn.Sequential(paddle.nn.Conv2D(3, 8, 3, bias_attr=False), bn)
+    assert count_trainable(net) == conv_weights(3, 8, 3) + 2 * 8
+    net[0].weight.stop_gradient = True      # frozen: not trained
+    assert count_trainable(net) == 2 * 8
 
 
 def _write_run(root, name, accs, seconds, flops):

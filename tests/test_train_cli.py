@@ -13,14 +13,14 @@ import pytest
 
 from conftest import copy_standin, make_mini_palm
 from palm_utils import find_dataset
-from palm_utils.cli import netspec
+from palm_utils import netspec
 from palm_utils.checkpoint import load_state
 from palm_utils.distributed import fingerprint
 from palm_utils.evaluation import evaluate_model, validation_row
 from palm_utils.loaders import valid_data_loader
 from palm_utils.runtime import paddle
 from palm_utils.cli.train import build_parser, build_optimizer
-from test_netspec import write_notebook
+from test_netspec import write_network_file
 
 TRAIN = ("-m", "palm_utils", "train")
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def test_parser_defaults_and_optimizers():
     assert (args.epochs, args.batch_size, args.lr, args.optimizer, args.momentum, args.weight_decay,
             args.seed, args.augment, args.amp, args.resume) == (5, 10, 0.001, "momentum", 0.9, 0.0,
                                                                  2024, False, False, False)
-    args = build_parser().parse_args(["--net", "x.ipynb:Net", "--net-arg", "width=8",
+    args = build_parser().parse_args(["--net", "x.py:Net", "--net-arg", "width=8",
                                       "--net-arg", "name=abc", "--optimizer", "adam"])
     assert args.net_arg == [("width", 8), ("name", "abc")]
     params = paddle.nn.Linear(2, 1).parameters()
@@ -55,7 +55,7 @@ def test_parser_defaults_and_optimizers():
 
 
 def test_train_one_epoch_quick_on_the_standin(tmp_path, standin_palm):
-    nb = write_notebook(tmp_path / "tiny.ipynb")
+    nb = write_network_file(tmp_path / "tiny.py")
     save = tmp_path / "ck"
     # the session's stand-in where PALM_HOME keeps it (generating it again takes most of a minute)
     home_standin = copy_standin(standin_palm, tmp_path / "home" / "PALM-standin")
@@ -82,7 +82,7 @@ def test_train_one_epoch_quick_on_the_standin(tmp_path, standin_palm):
     assert history["meta"]["model"] == "TinyBN"
     log = (save / "train.log").read_text()
     assert re.search(r"^epoch 1/1  train loss [\d.]+  val loss [\d.]+  acc [\d.]+", log, re.M)
-    assert "Network: class TinyBN defined in notebook" in log and "\r" not in log
+    assert "Network: class TinyBN from file" in log and "\r" not in log
     assert log.splitlines()[-2:] == proc.stdout.splitlines()[-2:]
 
 
@@ -109,7 +109,7 @@ def _fingerprints(log_dir: Path) -> dict:
                     reason="paddle.distributed.launch with gloo on the CPU is tested on Linux only")
 def test_two_processes_on_the_cpu_stay_identical_and_validate_everything(tmp_path):
     data = make_mini_palm(tmp_path / "palm", n_train=24, n_valid=21)   # 21: unequal shares
-    nb = write_notebook(tmp_path / "tiny.ipynb")                        # with BatchNorm
+    nb = write_network_file(tmp_path / "tiny.py")                       # with BatchNorm
     save = tmp_path / "ck"
     common = ["--net", f"{nb}:TinyBN", "--data", str(data), "--batch-size", "4", "--lr", "0.01",
               "--save-dir", str(save), "--no-progress", "--augment"]

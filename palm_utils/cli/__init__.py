@@ -7,7 +7,8 @@
 - ``train``    train a chapter's network, one process or data parallel (:mod:`.train`)
 - ``predict``  PM risk of new images into a CSV (:mod:`palm_utils.deploy.predict`)
 
-:mod:`.netspec` turns ``--net`` (a notebook's class, ``module:Class`` or a
+:mod:`palm_utils.netspec` turns ``--net`` (a class a chapter saves in
+:mod:`palm_utils.models`, ``file.py:Class``, ``module:Class`` or a
 ``paddle.vision.models`` name) into a network.
 """
 from __future__ import annotations

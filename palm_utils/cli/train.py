@@ -6,7 +6,7 @@
     python -m palm_utils train --net resnet50 --optimizer adam --lr 1e-4 --augment
     python -m palm_utils train --net palm_utils.cli.demo:TinyNet --net-arg width=8
 
-``--net`` is a :mod:`~palm_utils.cli.netspec` spec. The data is what
+``--net`` is a :mod:`~palm_utils.netspec` spec. The data is what
 :func:`~palm_utils.find_dataset` finds (or ``--data``); the loop is
 :func:`~palm_utils.train_pm`. Beside its checkpoints and ``history.json`` in
 ``--save-dir`` the command writes ``config.json`` (arguments, versions,
@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from .netspec import parse_net_arg
+from ..netspec import parse_net_arg
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "train.log"
@@ -41,7 +41,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand to ``subparsers`` (from
     ``parser.add_subparsers``); run it with :func:`run_train`."""
     p = subparsers.add_parser(
-        "train", help="train a network (notebook class, module class or paddle.vision model)",
+        "train", help="train a network (a chapter's class, a module's class or a paddle.vision model)",
         description=__doc__.split("\n\n")[0])
     _add_arguments(p)
     return p
@@ -49,7 +49,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--net", required=True, metavar="SPEC",
-                   help="notebook.ipynb:ClassName, package.module:ClassName, or a "
+                   help="notebooks/NN_chapter.ipynb:ClassName (a class the chapter saves), "
+                        "file.py:ClassName, package.module:ClassName, or a "
                         "paddle.vision.models name such as resnet50")
     p.add_argument("--net-arg", action="append", type=parse_net_arg, default=[], metavar="KEY=VALUE",
                    help="keyword argument for the network (repeatable; Python literals)")
@@ -158,7 +159,7 @@ def _default_save_dir(spec) -> str:
 def run_train(args) -> int:
     """Run the ``train`` subcommand for parsed ``args``; returns the exit code."""
     from .. import distributed as pd_dist
-    from . import netspec
+    from .. import netspec
 
     spec = netspec.parse_spec(args.net)
     save_dir = Path(args.save_dir or _default_save_dir(spec))
@@ -188,7 +189,7 @@ def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
     import palm_utils as pu
 
     from .. import distributed as pd_dist
-    from . import netspec
+    from .. import netspec
     from ..checkpoint import atomic_write_json
     from ..runtime import configure_cpu, cpu_threads, has_gpu, paddle
 

@@ -13,11 +13,8 @@ A predictor goes wherever a model does in :func:`~palm_utils.deploy.predict.pred
 """
 from __future__ import annotations
 
-import ast
-import inspect
 import os
 import tempfile
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -43,28 +40,10 @@ def export_model(model, path_prefix, input_shape=(3, 224, 224)) -> Path:
     model.eval()
     try:
         paddle.jit.save(model, str(path_prefix), input_spec=[spec])
-    except (OSError, SyntaxError) as exc:
-        if _readable_source(type(model).forward):
-            raise
-        raise OSError(
-            f"cannot export {type(model).__name__}: paddle.jit.save translates forward() "
-            "from its Python source, which cannot be read back (was the class built with "
-            "exec()? Compile its source under a file name whose lines linecache returns, "
-            "or define it in a .py file or a notebook cell)."
-        ) from exc
     finally:
         if was_training:
             model.train()
     return program_file(path_prefix)
-
-
-def _readable_source(function) -> bool:
-    """True when ``inspect`` gives back Python source for ``function``."""
-    try:
-        ast.parse(textwrap.dedent(inspect.getsource(function)))
-        return True
-    except (OSError, TypeError, SyntaxError):
-        return False
 
 
 def program_file(path_prefix) -> Path:

@@ -71,7 +71,8 @@ def logits_of(model_or_predictor, batch: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-x))`` without overflow for large ``|x|``."""
+    """Logits to probabilities (PM risk), ``1 / (1 + exp(-x))`` in float64,
+    without overflow for large ``|x|``; what :func:`predict` reports."""
     return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=np.float64)))
 
 
@@ -141,7 +142,7 @@ def run_predict(args) -> int:
 
             model = load_predictor(args.model)
         else:
-            from ..cli.netspec import load_network, parse_net_arg
+            from ..netspec import load_network, parse_net_arg
             from ..runtime import select_device
 
             select_device(verbose=False)
