@@ -142,15 +142,33 @@ def has_gpu() -> bool:
         return False
 
 
+def gpu_index(environ=None, count: int | None = None) -> int:
+    """The GPU this process should use: the first of ``FLAGS_selected_gpus``
+    (what ``paddle.distributed.launch --gpus`` sets, and what Paddle itself
+    takes as its default GPU) when it names one of the ``count`` visible
+    GPUs, else 0."""
+    env = os.environ if environ is None else environ
+    first = env.get("FLAGS_selected_gpus", "").split(",")[0].strip()
+    try:
+        index = int(first)
+    except ValueError:
+        return 0
+    if count is None:
+        count = paddle.device.cuda.device_count()
+    return index if 0 <= index < count else 0
+
+
 def select_device(verbose: bool = True) -> str:
-    """Use the GPU when Paddle was built with CUDA and one is present,
+    """Use the GPU when Paddle was built with CUDA and one is present
+    (:func:`gpu_index`: GPU 0 unless ``FLAGS_selected_gpus`` names another),
     otherwise the CPU on all cores (with a one-line notice). Returns the
     device string given to ``paddle.set_device``."""
     if has_gpu():
-        device = "gpu:0"
+        index = gpu_index()
+        device = f"gpu:{index}"
         paddle.set_device(device)
         if verbose:
-            print(f"Device: {device} ({paddle.device.cuda.get_device_name(0)})")
+            print(f"Device: {device} ({paddle.device.cuda.get_device_name(index)})")
     else:
         device = "cpu"
         paddle.set_device(device)
