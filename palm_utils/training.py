@@ -32,7 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import quick
-from .checkpoint import atomic_write_json, load_optimizer, load_params, save_optimizer, save_state
+from .checkpoint import atomic_write_json, load_checkpoint, save_optimizer, save_state
 from .evaluation import evaluate_model, iterate, validation_row
 from .loaders import default_train_loader, default_valid_loader
 from .runtime import has_gpu, paddle
@@ -60,7 +60,8 @@ def train_one_epoch(model, optimizer, batches, loss_fn, scaler=None, after_step=
             optimizer.step()                             # update the parameters
         else:                                            # mixed precision: scaled loss
             scaler.scale(loss).backward()
-            scaler.minimize(optimizer, loss)
+            scaler.step(optimizer)                       # unscale; skip the step on inf/NaN
+            scaler.update()
         optimizer.clear_grad()                           # next batch starts from zero
         if after_step is not None:
             after_step(loss, labels)
@@ -207,8 +208,7 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         meta["world_size"] = dp.world_size()
     params_path, opt_path = save_dir / f"{prefix}.pdparams", save_dir / f"{prefix}.pdopt"
     if resume and params_path.is_file() and (save_dir / HISTORY_FILE).is_file():
-        load_params(model, params_path)
-        load_optimizer(optimizer, model, opt_path)
+        load_checkpoint(model, optimizer, params_path, opt_path)  # both checked before either is set
         saved = load_history(save_dir)
         history, best_predictions = saved["epochs"], saved.get("best_predictions")
         start = len(history) + 1

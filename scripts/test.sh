@@ -13,8 +13,8 @@
 #      mode. Paddle 3.2 prints "Non compatible API" warnings on stderr that
 #      3.3 does not.
 # Tests that do not depend on the Paddle line run on line 1 only: the book,
-# the maintainers' tools (benchmark, full runs) and the checks of the
-# committed notebooks' files.
+# the maintainers' tools (benchmark, full runs), the checks of the
+# committed notebooks' files and of the package's layers.
 # PALM_LINES=3, PALM_LINES=2.6 or PALM_LINES=3.2 runs one line only (or give
 # several: PALM_LINES="3 3.2"); other arguments go to pytest.
 set -euo pipefail
@@ -22,7 +22,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 lines=${PALM_LINES:-"3 2.6 3.2"}
 export PALM_OFFLINE=1 PALM_QUICK=1
 line_only=(--ignore=tests/test_book.py --ignore=tests/test_bench.py
-           --ignore=tests/test_full_run.py --ignore=tests/test_notebooks_clean.py)
+           --ignore=tests/test_full_run.py --ignore=tests/test_notebooks_clean.py
+           --ignore=tests/test_layers.py)
 versions() {
     echo "Paddle $(python -W ignore -c 'import paddle; print(paddle.__version__)'), NumPy $(python -c 'import numpy; print(numpy.__version__)')"
 }
