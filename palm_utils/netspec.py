@@ -18,15 +18,18 @@ Four forms of ``spec``:
     A function of ``paddle.vision.models``, called with ``num_classes=1`` and
     ``pretrained=False`` (keyword arguments override them).
 
-The class (or function) is then called with ``**kwargs``. Every network is
-ordinary imported Python, so ``paddle.jit.save`` finds its source; no
-notebook code runs.
+The class (or function) is then called with ``**kwargs``; keyword arguments
+it does not take, or values it rejects, raise :class:`NetworkSpecError`
+naming the class and the parameters it takes. Every network is ordinary
+imported Python, so ``paddle.jit.save`` finds its source; no notebook code
+runs.
 """
 from __future__ import annotations
 
 import difflib
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 from dataclasses import dataclass
@@ -83,9 +86,37 @@ def parse_spec(spec: str | NetSpec) -> NetSpec:
             f"{spec!r}: before the ':' give a chapter notebook (.ipynb), a .py file or a dotted module name.")
     if _IDENT.match(spec):
         return NetSpec("vision", "paddle.vision.models", spec)
+    if spec.endswith((".ipynb", ".py")) or _MODULE.match(spec):
+        raise NetworkSpecError(
+            f"{spec!r} names no class: add :ClassName, e.g. {spec}:{_example_class(spec)}.")
     raise NetworkSpecError(
         f"{spec!r} is not a network spec: use notebooks/NN_chapter.ipynb:ClassName, path/to/file.py:ClassName, "
         "package.module:ClassName or a paddle.vision.models name such as resnet50.")
+
+
+def _example_class(source: str) -> str:
+    """For a message: a class the chapter ``source`` saves, else ``ClassName``."""
+    if source.endswith(".ipynb"):
+        from . import models
+
+        saves = [n for n, stem in models.SAVED_FROM.items()
+                 if stem == Path(source).stem and isinstance(getattr(models, n, None), type)]
+        if saves:
+            return saves[-1]  # the chapter's main network comes last
+    return "ClassName"
+
+
+def net_spec_arg(text: str) -> str:
+    """``--net SPEC`` for ``argparse`` (``type=``): ``text`` when it has the
+    form of a spec (:func:`parse_spec`; nothing is read or imported yet),
+    else an ``argparse.ArgumentTypeError`` saying what is wrong."""
+    import argparse
+
+    try:
+        parse_spec(text)
+    except NetworkSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def parse_net_arg(text: str) -> tuple[str, object]:
@@ -187,16 +218,50 @@ def _resolve(s: NetSpec):
     return getattr(paddle.vision.models, s.name)
 
 
+def parameters_of(factory) -> str:
+    """``width=16, num_classes=1``: the parameters ``factory`` takes, for a message."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return "(unknown)"
+    return ", ".join(str(p.replace(annotation=p.empty)) for p in params) or "no arguments"
+
+
+def _call(s: NetSpec, factory, kwargs: dict, given: dict):
+    """``factory(**kwargs)``; arguments it does not take, or (when the user
+    ``given`` any) values its constructor rejects, raise NetworkSpecError."""
+    shown = f"{s.name}({', '.join(f'{k}={v!r}' for k, v in given.items())})"
+    takes = f"{s.name} takes: {parameters_of(factory)}"
+    try:
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as exc:
+        raise NetworkSpecError(f"{shown}: {exc}. {takes}.") from None
+    except ValueError:
+        pass  # no signature to check against (a builtin): the call says
+    try:
+        return factory(**kwargs)
+    except (TypeError, ValueError, AssertionError) as exc:
+        if not given:
+            raise
+        raise NetworkSpecError(
+            f"{shown} failed ({type(exc).__name__}: {' '.join(str(exc).split())}). "
+            f"Check the keyword arguments (--net-arg); {takes}.") from exc
+
+
 def load_network(spec: str | NetSpec, **kwargs) -> paddle.nn.Layer:
     """Build the network ``spec`` names (see the module docstring), called
-    with ``**kwargs``."""
+    with ``**kwargs``. Raises :class:`NetworkSpecError` (a ``ValueError``)
+    for a spec that names no network, a keyword the class does not take, and
+    an argument value its constructor rejects; ``FileNotFoundError`` for a
+    missing file."""
     s = parse_spec(spec)
     factory = _resolve(s)
+    given = dict(kwargs)
     if s.kind == "vision":
         kwargs = {"num_classes": 1, "pretrained": False, **kwargs}
     if not callable(factory):
         raise NetworkSpecError(f"{s.source}:{s.name} is not a class or function.")
-    model = factory(**kwargs)
+    model = _call(s, factory, kwargs, given)
     if not isinstance(model, paddle.nn.Layer):
         raise NetworkSpecError(
             f"{describe(s)} gave a {type(model).__name__}, not a paddle.nn.Layer.")
