@@ -10,7 +10,9 @@
 :func:`~palm_utils.find_dataset` finds (or ``--data``); the loop is
 :func:`~palm_utils.train_pm`. Beside its checkpoints and ``history.json`` in
 ``--save-dir`` the command writes ``config.json`` (arguments, versions,
-device, data) and ``train.log`` (the printed lines), atomically.
+device, data) and ``train.log`` (the printed lines), atomically. Both appear
+only once the network is built and the data found: a run that fails before
+training writes nothing.
 
 Data parallel, one process per CPU share or GPU (see
 :mod:`palm_utils.distributed`)::
@@ -29,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..netspec import parse_net_arg
+from ..netspec import net_spec_arg, parse_net_arg
+from . import args as checked
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "train.log"
@@ -48,29 +51,34 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--net", required=True, metavar="SPEC",
+    p.add_argument("--net", required=True, metavar="SPEC", type=net_spec_arg,
                    help="notebooks/NN_chapter.ipynb:ClassName (a class the chapter saves), "
                         "file.py:ClassName, package.module:ClassName, or a "
                         "paddle.vision.models name such as resnet50")
     p.add_argument("--net-arg", action="append", type=parse_net_arg, default=[], metavar="KEY=VALUE",
                    help="keyword argument for the network (repeatable; Python literals)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=10, help="per process when data parallel")
-    p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--epochs", type=checked.positive_int, default=5)
+    p.add_argument("--batch-size", type=checked.positive_int, default=10,
+                   help="per process when data parallel")
+    p.add_argument("--lr", type=checked.positive_float, default=0.001)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
-    p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient (0: none)")
+    p.add_argument("--momentum", type=checked.non_negative_float, default=0.9,
+                   help="for --optimizer momentum")
+    p.add_argument("--weight-decay", type=checked.non_negative_float, default=0.0,
+                   help="L2 coefficient (0: none)")
     p.add_argument("--augment", action="store_true", help="random flips, rotations, brightness")
     p.add_argument("--amp", action="store_true", help="float16 mixed precision (GPU only)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --save-dir")
-    p.add_argument("--save-dir", default=None, help="default checkpoints/<network name>")
-    p.add_argument("--seed", type=int, default=2024)
-    p.add_argument("--data", default=None, help="dataset root (default: see `python -m palm_utils info`)")
+    p.add_argument("--save-dir", type=checked.output_dir, default=None,
+                   help="default checkpoints/<network name>")
+    p.add_argument("--seed", type=checked.seed, default=2024)
+    p.add_argument("--data", type=checked.existing_dir, default=None,
+                   help="dataset root (default: see `python -m palm_utils info`)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m palm_utils train", description=__doc__.split("\n\n")[0])
+    parser = checked.Parser(prog="python -m palm_utils train", description=__doc__.split("\n\n")[0])
     _add_arguments(parser)
     return parser
 
@@ -94,12 +102,18 @@ def build_optimizer(name: str, parameters, lr: float, momentum: float = 0.9,
 class _LogTee(io.TextIOBase):
     """Passes writes on to ``stream`` and keeps each completed line (the
     last ``\\r`` segment, so progress bars drop out) in ``path``, rewritten
-    atomically after every line."""
+    atomically after every line from :meth:`start` on (the lines before are
+    held until then, so a run that fails before it writes no log)."""
 
     def __init__(self, stream, path: Path, keep: str = ""):
         self.stream, self.path = stream, Path(path)
         self.lines = keep.splitlines()
         self.pending = ""
+        self.started = False
+
+    def start(self):
+        self.started = True
+        self.save()
 
     def write(self, text):
         self.stream.write(text)
@@ -112,7 +126,7 @@ class _LogTee(io.TextIOBase):
                 if line:
                     self.lines.append(line)
                     added = True
-            if added:
+            if added and self.started:
                 self.save()
         return len(text)
 
@@ -156,13 +170,42 @@ def _default_save_dir(spec) -> str:
     return str(Path("checkpoints") / spec.name.lower())
 
 
+RESUME_FILES = ("palm.pdparams", "palm.pdopt", "history.json")  # what train_pm resumes from
+
+
+def _check_resumable(save_dir: Path) -> None:
+    """FileNotFoundError unless ``save_dir`` holds a run to resume."""
+    missing = [name for name in RESUME_FILES if not (save_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"--resume: nothing to resume in {save_dir} (no {', '.join(missing)}); give the "
+            "--save-dir of the run to continue, or leave out --resume to start a new run.")
+
+
+def _check_resume_fits(model, optimizer, save_dir: Path) -> None:
+    """ParamsMismatch unless the checkpoint in ``save_dir`` loads into
+    ``model`` and ``optimizer`` (as train_pm will load it), checked before
+    the resumed run writes anything."""
+    from ..checkpoint import check_optimizer_state, check_state, load_state
+
+    params, opt = save_dir / RESUME_FILES[0], save_dir / RESUME_FILES[1]
+    check_state(model, load_state(params), params)
+    check_optimizer_state(optimizer, model, load_state(opt), opt)
+
+
 def run_train(args) -> int:
-    """Run the ``train`` subcommand for parsed ``args``; returns the exit code."""
+    """Run the ``train`` subcommand for parsed ``args``; returns the exit
+    code. Bad input raises before anything is written (an exception of
+    :data:`~palm_utils.cli.args.EXPECTED`, which :func:`~palm_utils.cli.main`
+    prints as one line); a failure once training has started is also the
+    last line of ``train.log``."""
     from .. import distributed as pd_dist
     from .. import netspec
 
     spec = netspec.parse_spec(args.net)
     save_dir = Path(args.save_dir or _default_save_dir(spec))
+    if args.resume:
+        _check_resumable(save_dir)
     rank, world = pd_dist.init()
     main = rank == 0
     tee = None
@@ -173,19 +216,21 @@ def run_train(args) -> int:
         tee = _LogTee(sys.stdout, save_dir / LOG_FILE, keep)
         sys.stdout = tee
     try:
-        return _train(args, spec, save_dir, rank, world)
-    except (FloatingPointError, OSError, ValueError) as exc:  # TrainingDiverged is a FloatingPointError
-        print(f"error: {exc}", file=sys.stderr)
-        if tee is not None:
-            tee.lines.append(f"error: {exc}")
-            tee.save()
-        return 1
+        return _train(args, spec, save_dir, rank, world, tee)
+    except checked.EXPECTED as exc:  # TrainingDiverged is a FloatingPointError
+        if tee is not None and tee.started:
+            tee.lines.append(checked.error_line(exc))
+            try:
+                tee.save()
+            except OSError:
+                pass  # the log cannot be written either: main() prints the error all the same
+        raise
     finally:
         if tee is not None:
             sys.stdout = tee.stream
 
 
-def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
+def _train(args, spec, save_dir: Path, rank: int, world: int, tee: _LogTee | None = None) -> int:
     import palm_utils as pu
 
     from .. import distributed as pd_dist
@@ -207,20 +252,23 @@ def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
                   f"batch size {args.batch_size} per process")
     pu.set_seed(args.seed)
 
+    # the network first: a spec or an argument it rejects fails at once
+    net_kwargs = dict(args.net_arg)
+    model = netspec.load_network(spec, **net_kwargs)
+    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr,
+                                momentum=args.momentum, weight_decay=args.weight_decay)
+    if args.resume:
+        _check_resume_fits(model, optimizer, save_dir)
+
     # rank 0 first: it may generate the stand-in, which the others then find
     info = pu.find_dataset(args.data, verbose=True) if main else None
     pd_dist.barrier()
     if not main:
         info = pu.find_dataset(args.data, verbose=False)
-
-    net_kwargs = dict(args.net_arg)
-    model = netspec.load_network(spec, **net_kwargs)
     if main:
         print(f"Network: {netspec.describe(spec)}"
               + (f" with {net_kwargs}" if net_kwargs else "")
               + f", {pu.count_params(model):,} parameters")
-    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr,
-                                momentum=args.momentum, weight_decay=args.weight_decay)
 
     config = {"args": {k: v for k, v in vars(args).items() if not callable(v)},
               "command": sys.argv, "network": netspec.describe(spec), "network_kwargs": net_kwargs,
@@ -230,7 +278,9 @@ def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
                        "valid_counts": {str(k): v for k, v in info.valid_counts.items()}},
               "quick": pu.quick.LIMITS is not None, "started": started}
     if main:
-        atomic_write_json(save_dir / CONFIG_FILE, config)
+        atomic_write_json(save_dir / CONFIG_FILE, config)  # the run's first file
+        if tee is not None:
+            tee.start()
 
     common = dict(epochs=args.epochs, save_dir=save_dir, resume=args.resume, amp=args.amp,
                   name=spec.name, progress=not args.no_progress)
@@ -262,7 +312,7 @@ def _train(args, spec, save_dir: Path, rank: int, world: int) -> int:
 def train_main(argv=None) -> int:
     """``python -m palm_utils train`` with its own parser (``argv`` without
     the word ``train``)."""
-    return run_train(build_parser().parse_args(argv))
+    return checked.reporting(run_train, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
