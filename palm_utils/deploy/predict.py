@@ -114,25 +114,59 @@ def write_csv(frame, path) -> Path:
 # ---------------------------------------------------------------- command line
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The ``predict`` options, for a stand-alone parser or a subcommand's."""
-    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
+    """The ``predict`` options, for a stand-alone parser or a subcommand's.
+    Values that cannot work (an input that does not exist, an ``--out`` that
+    cannot be written, a batch size below 1, a malformed ``--net``) are
+    rejected while parsing, naming the argument."""
+    from ..netspec import net_spec_arg, parse_net_arg
+
+    def existing(text):
+        if not Path(text).expanduser().exists():
+            raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
+        return text
+
+    def csv_path(text):
+        out = Path(text).expanduser()
+        if not text.strip() or out.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a file name; give the CSV file to write")
+        parent = out.absolute().parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise argparse.ArgumentTypeError(f"{parent} is a file, so {text} cannot be written; "
+                                             "choose another path")
+        return text
+
+    def positive(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+        return value
+
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", type=existing,
                         help="image files, or folders whose .jpg/.jpeg/.png files are all predicted")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", metavar="PREFIX",
                         help="a model exported with palm_utils.deploy.export_model (PREFIX.json or .pdmodel)")
     source.add_argument("--params", metavar="FILE", help="a .pdparams checkpoint (needs --net)")
-    parser.add_argument("--net", metavar="NET", help="the network the checkpoint belongs to")
-    parser.add_argument("--net-arg", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--net", metavar="NET", type=net_spec_arg,
+                        help="the network the checkpoint belongs to")
+    parser.add_argument("--net-arg", action="append", type=parse_net_arg, default=[], metavar="KEY=VALUE",
                         help="an argument of the network's class, e.g. depth=18 (repeatable)")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"CSV to write (default {DEFAULT_OUT})")
-    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--out", type=csv_path, default=DEFAULT_OUT,
+                        help=f"CSV to write (default {DEFAULT_OUT})")
+    parser.add_argument("--batch-size", type=positive, default=10)
     return parser
 
 
 def run_predict(args) -> int:
     """Run parsed ``predict`` arguments; returns the exit status: 0, or 1 when
-    any image could not be read (the CSV of the others is written all the same)
-    or the model could not be loaded."""
+    any image could not be read (the CSV of the others is written all the same;
+    none when no image could be read), the model could not be loaded or the
+    CSV not written."""
     if bool(args.params) == bool(args.model) or bool(args.net) != bool(args.params):
         print("error: give either --model PREFIX, or --params FILE with --net NET.", file=sys.stderr)
         return 2
@@ -142,20 +176,22 @@ def run_predict(args) -> int:
 
             model = load_predictor(args.model)
         else:
-            from ..netspec import load_network, parse_net_arg
+            from ..netspec import load_network
             from ..runtime import select_device
 
             select_device(verbose=False)
-            model = load_network(args.net, **dict(parse_net_arg(a) for a in args.net_arg))
+            model = load_network(args.net, **dict(args.net_arg))
             load_params(model, args.params)
         frame = predict(model, args.inputs, batch_size=args.batch_size)
+        errors = frame.attrs["errors"]
+        for message in errors.values():
+            print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+        if len(frame) == 0:
+            return 1  # nothing to write
+        out = write_csv(frame, args.out)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
-    out = write_csv(frame, args.out)
-    errors = frame.attrs["errors"]
-    for message in errors.values():
-        print(f"error: {message}", file=sys.stderr)
     print(f"Wrote {len(frame)} prediction(s) to {out}"
           + (f"; {len(errors)} input(s) failed (listed above)." if errors else "."))
     return 1 if errors else 0
