@@ -41,11 +41,45 @@ def make_augmenter(augment, seed=None):
     return lambda img: random_augment(img, rng, **options)
 
 
-def _train_samples(datadir, batch_size):
+#: The share of the training images held out to choose the epoch (and, in
+#: the comparisons, the recipe), and the seed of that split. Fixed, so that
+#: every run of the series holds out the same images.
+HOLDOUT_FRACTION = 0.2
+HOLDOUT_SEED = 0
+PARTS = ("all", "fit", "holdout")
+
+
+def split_holdout(samples, fraction: float = HOLDOUT_FRACTION, seed: int = HOLDOUT_SEED):
+    """Split training ``(path, label)`` pairs into ``(fit, holdout)``:
+    ``fraction`` of each group of file-name letters (H, N, P) held out,
+    drawn with Python's ``random`` (the same on every platform and NumPy).
+    The 400 validation images are the test set and take no part in this."""
+    groups: dict[str, list] = {}
+    for item in sorted(samples, key=lambda s: Path(s[0]).name):
+        groups.setdefault(Path(item[0]).name[:1].upper(), []).append(item)
+    rng = random.Random(seed)
+    held = set()
+    for letter in sorted(groups):
+        members = list(groups[letter])
+        rng.shuffle(members)
+        held.update(Path(p).name for p, _ in members[:round(fraction * len(members))])
+    fit = [s for s in samples if Path(s[0]).name not in held]
+    return fit, [s for s in samples if Path(s[0]).name in held]
+
+
+def _train_samples(datadir, batch_size, part="all"):
     """The ``(path, label)`` pairs a training loader reads: every loader
-    lists its images here, where quick mode (:mod:`palm_utils.quick`) is
+    lists its images here, where the held-out split (``part``: ``"all"``,
+    ``"fit"`` or ``"holdout"``) and quick mode (:mod:`palm_utils.quick`) are
     applied."""
-    return quick.train_subset(training_samples(datadir), batch_size)
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, not {part!r}")
+    samples = training_samples(datadir)
+    if part != "all":
+        samples = split_holdout(samples)[part == "holdout"]
+    if part == "holdout":
+        return quick.valid_subset(samples)
+    return quick.train_subset(samples, batch_size)
 
 
 def _valid_samples(datadir, label_file):
@@ -70,8 +104,12 @@ def _batches(samples, batch_size, cache, augmenter=None):
 
 
 def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
-                cache: ImageCache = IMAGE_CACHE):
+                cache: ImageCache = IMAGE_CACHE, part: str = "all"):
     """Reader over the training folder; labels from file names.
+
+    ``part``: ``"all"`` the whole folder (the course's reader), ``"fit"``
+    without the held-out images (:func:`split_holdout`), ``"holdout"`` only
+    those (what ``train_pm`` chooses the epoch on).
 
     ``mode='train'`` shuffles anew each epoch (each call of the reader);
     ``seed`` makes that order repeatable, otherwise Python's ``random`` (seeded
@@ -79,7 +117,7 @@ def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
     :func:`~palm_utils.augment.random_augment` to every training image; a dict
     passes its options (see :func:`make_augmenter`).
     """
-    samples = _train_samples(datadir, batch_size)
+    samples = _train_samples(datadir, batch_size, part)
     rng = random.Random(seed) if seed is not None else random
     augmenter = make_augmenter(augment, seed)
 
@@ -89,7 +127,7 @@ def data_loader(datadir, batch_size=10, mode="train", augment=False, seed=None,
             rng.shuffle(order)
         yield from _batches(order, batch_size, cache, augmenter)
 
-    return _described(reader, samples, batch_size)
+    return _described(reader, samples, batch_size, part)
 
 
 def valid_data_loader(datadir, csvfile, batch_size=10, mode="valid",
@@ -101,30 +139,35 @@ def valid_data_loader(datadir, csvfile, batch_size=10, mode="valid",
     def reader():
         yield from _batches(samples, batch_size, cache)
 
-    return _described(reader, samples, batch_size)
+    return _described(reader, samples, batch_size, "test")
 
 
-def _described(reader, samples, batch_size):
-    """A reader with ``num_samples``, ``num_batches`` and ``labels`` (what
-    :func:`~palm_utils.metrics.majority_baseline` and progress bars read)."""
+def _described(reader, samples, batch_size, part):
+    """A reader with ``num_samples``, ``num_batches``, ``labels`` (what
+    :func:`~palm_utils.metrics.majority_baseline` and progress bars read) and
+    ``part`` (which images: ``all``, ``fit``, ``holdout`` or ``test``)."""
+    reader.part = part
     reader.num_samples = len(samples)
     reader.num_batches = math.ceil(len(samples) / batch_size)
     reader.labels = np.array([lab for _, lab in samples])
     return reader
 
 
-def default_train_loader(batch_size: int = 10):
+def default_train_loader(batch_size: int = 10, part: str = "fit"):
     """:func:`data_loader` over the training images of the dataset
-    :func:`~palm_utils.find_dataset` found (what ``train_pm`` uses by default)."""
+    :func:`~palm_utils.find_dataset` found: by default without the held-out
+    ones (what ``train_pm`` trains on); ``part="holdout"`` gives those, in
+    order (what it chooses the epoch on)."""
     from .datasets.discovery import default_dataset
 
-    return data_loader(default_dataset().train_dir, batch_size=batch_size, mode="train")
+    mode = "valid" if part == "holdout" else "train"
+    return data_loader(default_dataset().train_dir, batch_size=batch_size, mode=mode, part=part)
 
 
 def default_valid_loader(batch_size: int = 10):
-    """:func:`valid_data_loader` over the validation images of the dataset
-    :func:`~palm_utils.find_dataset` found (what ``train_pm`` and
-    ``evaluation`` use by default)."""
+    """:func:`valid_data_loader` over the 400 validation images of the
+    dataset :func:`~palm_utils.find_dataset` found: the series' test set
+    (what ``train_pm`` reports once, at the end, and ``evaluation`` uses)."""
     from .datasets.discovery import default_dataset
 
     info = default_dataset()
@@ -140,21 +183,25 @@ class PalmDataset(paddle.io.Dataset):
     them) and with ``paddle.Model.fit``.
     """
 
-    def __init__(self, samples, augment=False, seed=None, cache: ImageCache = IMAGE_CACHE):
+    def __init__(self, samples, augment=False, seed=None, cache: ImageCache = IMAGE_CACHE,
+                 part: str | None = None):
         super().__init__()
+        self.part = part
         self.samples = [(Path(p), int(lab)) for p, lab in samples]
         self.cache = cache
         self._augmenter = make_augmenter(augment, seed)
 
     @classmethod
-    def train(cls, datadir, **kwargs):
-        """The training images of ``datadir`` (labels from file names)."""
-        return cls(_train_samples(datadir, batch_size=10), **kwargs)
+    def train(cls, datadir, part: str = "all", **kwargs):
+        """The training images of ``datadir`` (labels from file names);
+        ``part`` as in :func:`data_loader`."""
+        return cls(_train_samples(datadir, batch_size=10, part=part), part=part, **kwargs)
 
     @classmethod
     def valid(cls, datadir, label_file, **kwargs):
-        """The validation images of ``datadir``, labels from ``label_file``."""
-        return cls(_valid_samples(datadir, label_file), **kwargs)
+        """The validation images of ``datadir``, labels from ``label_file``
+        (the series' test set)."""
+        return cls(_valid_samples(datadir, label_file), part="test", **kwargs)
 
     def preload(self, workers=None):
         """Decode all images now, in parallel threads."""
