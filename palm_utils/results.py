@@ -1,7 +1,15 @@
-"""Saved results: the course's reference figures, the best epoch of a run,
-and the tables built from the ``history.json`` files that ``train_pm``
+"""Saved results: the course's reference figures, the chosen epoch of a
+run, and the tables built from the ``history.json`` files that ``train_pm``
 writes (:func:`comparison_table` across runs, :func:`reference_table` for
-one chapter against the course)."""
+one chapter against the course).
+
+A run of ``train_pm`` chooses its epoch on held-out training images and
+keeps the test-set result of that epoch as ``test`` (with the per-image
+predictions); the tables report that. Histories written before the series
+chose epochs that way hold only per-epoch numbers on the test set and
+``best_predictions``: they are still read, and labelled as chosen on the
+test set.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +17,7 @@ from typing import NamedTuple
 
 from .layout import VALID_COUNT
 from .metrics import bootstrap_ci, format_ci, format_estimate, wilson_interval
-from .training import HISTORY_FILE, load_history
+from .training import HISTORY_FILE, _better, load_history
 
 #: Validation accuracy the source course (and public reruns of it) report,
 #: same setup: 5 epochs, batch 10, the course's optimizers.
@@ -65,16 +73,40 @@ def _epochs(history) -> list[dict]:
 
 
 def best_epoch(history) -> dict:
-    """The epoch row with the highest ``val_acc`` (the first one on a tie:
-    the epoch whose weights ``train_pm`` saved as ``palm_best.pdparams``).
+    """The epoch row ``train_pm`` chose: the one whose result it reported
+    (``test["epoch"]``), else the best by its rule (highest ``val_acc``,
+    ties: lower ``val_loss``; the first one on a full tie, the epoch whose
+    weights it saved as ``palm_best.pdparams``).
 
-    ``history``: what ``train_pm`` returns (a list of rows) or a loaded
-    ``history.json`` (``{"meta": ..., "epochs": [...]}``). Returns a copy.
+    ``history``: what ``train_pm`` returns (a :class:`~palm_utils.training.History`)
+    or a loaded ``history.json`` (``{"meta": ..., "epochs": [...]}``). Returns a copy.
     """
     rows = _epochs(history)
     if not rows:
         raise ValueError("The history has no epochs: nothing to choose from.")
-    return dict(max(rows, key=lambda r: r["val_acc"]))
+    result = test_result(history)
+    if result is not None:
+        return dict(next(r for r in rows if r["epoch"] == result["epoch"]))
+    chosen = None
+    for row in rows:
+        chosen = row if _better(row, chosen) else chosen
+    return dict(chosen)
+
+
+def test_result(history) -> dict | None:
+    """The test-set result ``train_pm`` kept for the chosen epoch (accuracy,
+    AUC, intervals, confusion matrix, ``predictions``), or ``None`` for a
+    history written before the series held images out to choose the epoch."""
+    if isinstance(history, dict):
+        return history.get("test")
+    return getattr(history, "test", None)
+
+
+def chosen_on_test_set(history) -> bool:
+    """True for a run whose epoch was chosen on the images it reports (an
+    old history without ``test``, or one whose selection says so)."""
+    meta = history.get("meta", {}) if isinstance(history, dict) else getattr(history, "meta", {})
+    return test_result(history) is None or "test set" in str(meta.get("selection", ""))
 
 
 def _valid_images(meta: dict, rows: list[dict]) -> int | None:
@@ -92,16 +124,22 @@ def _valid_images(meta: dict, rows: list[dict]) -> int | None:
 
 
 def best_epoch_intervals(history, n_valid: int | None = None) -> dict:
-    """95 % intervals of accuracy and AUC at the best epoch, from what the
+    """95 % intervals of the reported accuracy and AUC, from what the
     history holds. Returns ``{"accuracy_ci", "auc_ci", "ci_method"}``:
 
-    1. ``best_predictions`` of that epoch (written by ``train_pm``):
+    0. the ``test`` result's per-image predictions (``train_pm`` today):
+       percentile bootstrap over the test images;
+    1. (older histories) ``best_predictions`` of the best epoch:
        percentile bootstrap of both, as :func:`~palm_utils.metrics.binary_metrics`;
     2. else ``val_acc_ci`` / ``val_auc_ci`` stored in the epoch's row;
     3. else, for accuracy only, the Wilson interval over ``n_valid`` images
        (given, or known from the run's metadata: 400 for a full run on PALM);
     4. else ``None`` (shown as "–").
     """
+    result = test_result(history)
+    if result is not None and result.get("predictions"):
+        ci = bootstrap_ci(result["predictions"]["labels"], result["predictions"]["probs"])
+        return {"accuracy_ci": ci["accuracy"], "auc_ci": ci["auc"], "ci_method": "bootstrap"}
     best = best_epoch(history)
     saved = history.get("best_predictions") if isinstance(history, dict) else None
     if saved and saved.get("epoch", best["epoch"]) == best["epoch"]:
@@ -134,10 +172,12 @@ def course_reference(run: str, variations: bool = False) -> str:
 
 def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = None,
                      reference: bool = False):
-    """One row per saved run: parameters, FLOPs, seconds per epoch and the
-    validation metrics of the best epoch and of the last one, with 95 %
-    intervals at the best epoch (see :func:`best_epoch_intervals`; the
-    ``CI`` column says which kind, "–" where the history allows none).
+    """One row per saved run: parameters, FLOPs, seconds per epoch, the
+    epoch chosen and how, and the test-set accuracy and AUC of that epoch
+    with 95 % intervals (see :func:`best_epoch_intervals`; the ``CI`` column
+    says which kind, "–" where the history allows none). ``chosen on``
+    says whether the epoch was chosen without the test images
+    (``held-out``) or on them (``test set``: an old history, biased upward).
     ``reference=True`` adds the course's figure for each run."""
     import pandas as pd
 
@@ -150,6 +190,9 @@ def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = 
         meta, epochs = history["meta"], history["epochs"]
         best = best_epoch(history)
         ci = best_epoch_intervals(history)
+        result = test_result(history)
+        acc = result["accuracy"] if result else best["val_acc"]
+        auc = result.get("auc") if result else best.get("val_auc")
         row = {
             "run": run,
             "network": meta.get("model"),
@@ -157,10 +200,11 @@ def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = 
             "GFLOPs": round(meta["flops"] / 1e9, 2) if meta.get("flops") else None,
             "epochs": len(epochs),
             "s/epoch": round(sum(r["seconds"] for r in epochs) / len(epochs), 1),
-            "last acc": round(epochs[-1]["val_acc"], 4),
-            "best acc": round(best["val_acc"], 4),
+            "epoch": best["epoch"],
+            "chosen on": "test set" if chosen_on_test_set(history) else "held-out",
+            "test acc": round(acc, 4),
             "acc 95 % CI": format_ci(ci["accuracy_ci"]),
-            "AUC (best epoch)": (round(best["val_auc"], 4) if "val_auc" in best else None),
+            "test AUC": round(auc, 4) if auc is not None else None,
             "AUC 95 % CI": format_ci(ci["auc_ci"]),
             "CI": ci["ci_method"] or "–",
             "data": meta.get("data"),
