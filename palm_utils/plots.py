@@ -60,28 +60,40 @@ def _band(ax, rows, key, color, label=None) -> None:
                         lw=0, label=label)
 
 
-def plot_history(history, title: str | None = None, baseline=None):
-    """Loss (train and validation) and validation accuracy/AUC per epoch.
+def _test_of(history):
+    """The test-set result a history keeps for its chosen epoch, if any."""
+    return history.get("test") if isinstance(history, dict) else getattr(history, "test", None)
 
-    ``history`` is what ``train_pm`` returns, or ``load_history(...)``.
+
+def plot_history(history, title: str | None = None, baseline=None):
+    """Loss (train and validation) and validation accuracy/AUC per epoch,
+    and the chosen epoch's test-set accuracy as a star.
+
+    ``history`` is what ``train_pm`` returns, or ``load_history(...)``. Its
+    validation rows are those of the held-out training images when the run
+    kept a test result (``train_pm`` today), and are labelled so.
     ``baseline`` draws the majority-class accuracy as a dashed line: a number,
     or what :func:`~palm_utils.metrics.majority_baseline` takes
     (``session.data``). When the rows hold 95 % intervals (``val_acc_ci``,
     ``val_auc_ci``), they are drawn as shaded bands.
     """
-    rows = _rows(history)
+    rows, test = _rows(history), _test_of(history)
+    where = "held-out" if test else "validation"
     epochs = [r["epoch"] for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     ax1.plot(epochs, [r["train_loss"] for r in rows], "o-", label="train loss")
-    ax1.plot(epochs, [r["val_loss"] for r in rows], "s-", label="validation loss")
+    ax1.plot(epochs, [r["val_loss"] for r in rows], "s-", label=f"{where} loss")
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("BCE loss")
     ax1.legend()
-    ax2.plot(epochs, [r["val_acc"] for r in rows], "o-", color="C0", label="validation accuracy")
+    ax2.plot(epochs, [r["val_acc"] for r in rows], "o-", color="C0", label=f"{where} accuracy")
     _band(ax2, rows, "val_acc_ci", "C0", "95 % CI")
     if all("val_auc" in r for r in rows):
-        ax2.plot(epochs, [r["val_auc"] for r in rows], "s-", color="C1", label="validation AUC")
+        ax2.plot(epochs, [r["val_auc"] for r in rows], "s-", color="C1", label=f"{where} AUC")
         _band(ax2, rows, "val_auc_ci", "C1")
+    if test:
+        ax2.plot([test["epoch"]], [test["accuracy"]], "*", ms=14, color="C3",
+                 label=f"test accuracy, epoch {test['epoch']}: {test['accuracy']:.4f}")
     _draw_baseline(ax2, baseline)
     ax2.set_xlabel("epoch")
     ax2.set_ylim(0, 1.02)
@@ -113,8 +125,9 @@ def plot_runs(runs: dict, title: str | None = None, baseline=None, log_loss: boo
         epochs = [r["epoch"] for r in rows]
         ticks.update(epochs)
         ax1.plot(epochs, [r["train_loss"] for r in rows], "o-", color=color, label=f"train, {name}")
+        where = "held-out" if _test_of(history) else "validation"
         ax1.plot(epochs, [r["val_loss"] for r in rows], "s--", color=color,
-                 label=f"validation, {name}")
+                 label=f"{where}, {name}")
         ax2.plot(epochs, [r[metric] for r in rows], "o-", color=color, label=name)
         _band(ax2, rows, f"{metric}_ci", color)
     _draw_baseline(ax2, baseline)

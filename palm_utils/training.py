@@ -342,7 +342,9 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     accuracy (``select="best"``; ``"last"`` keeps the last epoch) is measured
     once on the 400 PALM validation images, the series' test set.
     ``train_loader`` / ``valid_loader`` / ``test_loader`` may be
-    course-style reader functions or ``paddle.io.DataLoader`` objects.
+    course-style reader functions or ``paddle.io.DataLoader`` objects; give
+    the first two together, or none of the three. Without ``test_loader``
+    nothing is measured on a test set (``.test`` is ``None``).
 
     The loss is ``binary_cross_entropy_with_logits`` (plus ``aux_weight``
     times that of each auxiliary head); ``label_smoothing`` = eps trains
@@ -372,9 +374,13 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
         if train_loader is None or valid_loader is None or test_loader is None:
             raise ValueError("distributed=True needs this process's train_loader, valid_loader "
                              "and test_loader (palm_utils.distributed.train_loader / valid_loader).")
-    train_loader = train_loader if train_loader is not None else default_train_loader()
-    valid_loader = valid_loader if valid_loader is not None else default_train_loader(part="holdout")
-    test_loader = test_loader if test_loader is not None else default_valid_loader()
+    if train_loader is None and valid_loader is None and test_loader is None:
+        train_loader = default_train_loader()
+        valid_loader = default_train_loader(part="holdout")
+        test_loader = default_valid_loader()
+    elif train_loader is None or valid_loader is None:
+        raise ValueError("give train_loader and valid_loader together (and test_loader for the "
+                         "test set), or none of them for the found dataset's defaults")
     if _part(train_loader) == "all" and _part(valid_loader) == "holdout":
         raise ValueError("train_loader reads every training image, the held-out ones that choose "
                          "the epoch included: build it with part='fit', e.g. "
@@ -392,6 +398,9 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
 
     def test(model):
         return _json_ready(metrics(model, test_loader, keep_predictions=True))
+
+    if test_loader is None:
+        test = None
 
     def report(row, test=False):
         if test:

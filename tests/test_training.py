@@ -14,8 +14,23 @@ from palm_utils.training import TrainingDiverged
 
 
 def _loaders(root):
-    return (data_loader(root / TRAIN_DIR, batch_size=5, seed=0),
+    """Train on the training images minus the held-out ones, choose on those,
+    test on the validation folder (the series' test set)."""
+    return (data_loader(root / TRAIN_DIR, batch_size=5, seed=0, part="fit"),
+            data_loader(root / TRAIN_DIR, batch_size=10, mode="valid", part="holdout"),
             valid_data_loader(root / VALID_DIR, root / CSV_NAME, batch_size=10))
+
+
+class _Counted:
+    """A reader that counts how often it is read (one call = one pass)."""
+
+    def __init__(self, reader):
+        self.reader, self.calls = reader, 0
+        self.num_batches = getattr(reader, "num_batches", None)
+
+    def __call__(self):
+        self.calls += 1
+        return self.reader()
 
 
 def _fresh(seed=0, lr=3e-3):
@@ -30,8 +45,11 @@ def trained(mini_palm, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # module scope: runs before clean_env
         mp.setattr(quick, "LIMITS", None)
         model, opt = _fresh()
-        train, valid = _loaders(mini_palm)
-        history = train_pm(model, opt, train, valid, epochs=4, save_dir=save_dir, progress=False)
+        train, valid, test = _loaders(mini_palm)
+        test = _Counted(test)
+        history = train_pm(model, opt, train, valid, epochs=4, save_dir=save_dir, progress=False,
+                           test_loader=test)
+    assert test.calls == 1   # the test set is read once, after the last epoch
     return model, history, save_dir
 
 
@@ -47,14 +65,46 @@ def test_loss_goes_down_and_history_is_complete(trained):
         assert lo <= h["val_acc"] <= hi
 
 
-def test_history_keeps_the_best_epochs_predictions(trained, mini_palm):
+def test_the_epoch_is_chosen_on_held_out_images_and_tested_once(trained, mini_palm):
     _, history, save_dir = trained
-    saved = load_history(save_dir)["best_predictions"]
-    best = max(history, key=lambda r: r["val_acc"])
-    assert saved["epoch"] == best["epoch"]
-    assert len(saved["labels"]) == len(saved["probs"]) == 20  # every validation image
-    predicted = (np.array(saved["probs"]) > 0.5) == np.array(saved["labels"])
-    assert predicted.mean() == pytest.approx(best["val_acc"])
+    saved = load_history(save_dir)
+    test = saved["test"]
+    assert test == json.loads(json.dumps(history.test))
+    # the rule: best held-out accuracy, ties broken by the lower held-out loss
+    chosen = max(history, key=lambda r: (r["val_acc"], -r["val_loss"]))
+    assert test["epoch"] == chosen["epoch"]
+    assert "held-out training images" in saved["meta"]["selection"]
+    assert len(test["predictions"]["labels"]) == test["n"] == 20  # every test image
+    predicted = (np.array(test["predictions"]["probs"]) > 0.5) == np.array(test["predictions"]["labels"])
+    assert predicted.mean() == pytest.approx(test["accuracy"])
+    assert test["accuracy_ci"][0] <= test["accuracy"] <= test["accuracy_ci"][1]
+    # the per-epoch rows are the held-out images' (4 of the 20 training images)
+    assert all(round(r["val_acc"] * 4) == pytest.approx(r["val_acc"] * 4) for r in history)
+
+
+def test_select_last_reports_the_last_epoch(mini_palm, tmp_path):
+    model, opt = _fresh()
+    train, valid, test = _loaders(mini_palm)
+    history = train_pm(model, opt, train, valid, epochs=2, save_dir=tmp_path, progress=False,
+                       test_loader=test, select="last")
+    assert history.test["epoch"] == 2 and "last of 2 epochs" in history.meta["selection"]
+
+
+def test_training_on_the_held_out_images_is_refused(mini_palm, tmp_path):
+    model, opt = _fresh()
+    _, valid, test = _loaders(mini_palm)
+    everything = data_loader(mini_palm / TRAIN_DIR, batch_size=5, part="all")
+    with pytest.raises(ValueError, match="part='fit'"):
+        train_pm(model, opt, everything, valid, epochs=1, save_dir=tmp_path, test_loader=test)
+    assert not (tmp_path / "history.json").exists()
+
+
+def test_choosing_on_the_test_set_is_labelled(mini_palm, tmp_path, capsys):
+    model, opt = _fresh()
+    train, _, test = _loaders(mini_palm)
+    history = train_pm(model, opt, train, test, epochs=1, save_dir=tmp_path, progress=False)
+    assert "biases its numbers upward" in capsys.readouterr().out
+    assert "test set itself" in history.meta["selection"] and history.test is None
 
 
 def test_checkpoints_and_history_written(trained):
@@ -69,32 +119,44 @@ def test_checkpoints_and_history_written(trained):
 
 def test_checkpoint_reloads_into_fresh_model(trained, mini_palm):
     model, history, save_dir = trained
-    _, valid = _loaders(mini_palm)
+    _, valid, test = _loaders(mini_palm)
     fresh, _ = _fresh(seed=99)
     result = evaluation(fresh, save_dir / "palm.pdparams", loader=valid, verbose=False)
     assert result["accuracy"] == pytest.approx(history[-1]["val_acc"])
     assert result["loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-5)
-    best = max(h["val_acc"] for h in history)
-    assert evaluation(fresh, save_dir / "palm_best.pdparams", valid, verbose=False)["accuracy"] == best
+    chosen = next(r for r in history if r["epoch"] == history.test["epoch"])
+    assert evaluation(fresh, save_dir / "palm_best.pdparams", valid, verbose=False)["accuracy"] == \
+        pytest.approx(chosen["val_acc"])
+    again = evaluation(fresh, save_dir / "palm_best.pdparams", test, verbose=False)
+    assert again["accuracy"] == pytest.approx(history.test["accuracy"])
+    assert again["auc"] == pytest.approx(history.test["auc"])
 
 
 def test_resume_matches_an_uninterrupted_run(mini_palm, tmp_path):
     """1 epoch + resume for 1 more == 2 epochs straight: the weights *and* the
     optimizer state (Adam moments) come back, into a freshly built network."""
     straight, opt = _fresh()
-    train, valid = _loaders(mini_palm)
-    train_pm(straight, opt, train, valid, epochs=2, save_dir=tmp_path / "a", progress=False)
+    train, valid, test = _loaders(mini_palm)
+    train_pm(straight, opt, train, valid, epochs=2, save_dir=tmp_path / "a", progress=False,
+             test_loader=test, select="last")
 
     model, opt = _fresh()
-    train, valid = _loaders(mini_palm)
-    train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path / "b", progress=False)
+    train, valid, test = _loaders(mini_palm)
+    train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path / "b", progress=False,
+             test_loader=test, select="last")
     rebuilt, opt2 = _fresh(seed=5)  # new parameter names, other initial weights
     history = train_pm(rebuilt, opt2, train, valid, epochs=2, save_dir=tmp_path / "b",
-                       resume=True, progress=False)
+                       resume=True, progress=False, test_loader=test, select="last")
     assert [h["epoch"] for h in history] == [1, 2]
     assert len(load_history(tmp_path / "b")["epochs"]) == 2
+    assert history.test["epoch"] == 2 == load_history(tmp_path / "b")["test"]["epoch"]
     for (name, a), b in zip(straight.state_dict().items(), rebuilt.state_dict().values()):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    # a finished run resumed again trains nothing and reads the test set no more
+    counted = _Counted(test)
+    again = train_pm(rebuilt, opt2, train, valid, epochs=2, save_dir=tmp_path / "b",
+                     resume=True, progress=False, test_loader=counted, select="last")
+    assert counted.calls == 0 and again.test == history.test
 
 
 class _NanNet(paddle.nn.Layer):
@@ -109,7 +171,7 @@ class _NanNet(paddle.nn.Layer):
 def test_nan_loss_stops_with_clear_message(mini_palm, tmp_path):
     model = _NanNet()
     opt = paddle.optimizer.SGD(learning_rate=0.1, parameters=model.parameters())
-    train, valid = _loaders(mini_palm)
+    train, valid, _ = _loaders(mini_palm)
     with pytest.raises(TrainingDiverged, match=r"Loss is nan at epoch 1/2, batch 1.*learning rate"):
         train_pm(model, opt, train, valid, epochs=2, save_dir=tmp_path, progress=False)
     assert not (tmp_path / "palm.pdparams").exists()
@@ -132,7 +194,7 @@ def test_auxiliary_heads_and_amp_request_on_cpu(mini_palm, tmp_path, capsys):
     set_seed(0)
     model = _AuxNet()
     opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
-    train, valid = _loaders(mini_palm)
+    train, valid, _ = _loaders(mini_palm)
     history = train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path, amp=True,
                        progress=False)
     assert "Mixed precision needs a GPU" in capsys.readouterr().out
@@ -143,11 +205,18 @@ def test_paddle_dataloader_works_too(mini_palm, tmp_path):
     from palm_utils.loaders import PalmDataset
 
     model, opt = _fresh()
-    train = paddle.io.DataLoader(PalmDataset.train(mini_palm / TRAIN_DIR), batch_size=5, shuffle=True)
-    valid = paddle.io.DataLoader(PalmDataset.valid(mini_palm / VALID_DIR, mini_palm / CSV_NAME),
-                                 batch_size=10)
-    history = train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path, progress=False)
-    assert history[0]["epoch"] == 1
+    train = paddle.io.DataLoader(PalmDataset.train(mini_palm / TRAIN_DIR, part="fit"), batch_size=5,
+                                 shuffle=True)
+    holdout = paddle.io.DataLoader(PalmDataset.train(mini_palm / TRAIN_DIR, part="holdout"),
+                                   batch_size=10)
+    test = paddle.io.DataLoader(PalmDataset.valid(mini_palm / VALID_DIR, mini_palm / CSV_NAME),
+                                batch_size=10)
+    history = train_pm(model, opt, train, holdout, epochs=1, save_dir=tmp_path, progress=False,
+                       test_loader=test)
+    assert history[0]["epoch"] == 1 and history.test["n"] == 20
+    everything = paddle.io.DataLoader(PalmDataset.train(mini_palm / TRAIN_DIR), batch_size=5)
+    with pytest.raises(ValueError, match="part='fit'"):   # the paddle.io form is checked too
+        train_pm(model, opt, everything, holdout, epochs=1, save_dir=tmp_path / "x")
 
 
 def test_train_classifier_on_digits(tmp_path, capsys):
@@ -214,7 +283,7 @@ def test_label_smoothing_trains_against_softened_targets(mini_palm, tmp_path):
     smoothed = _bce_loss(0.3, label_smoothing=0.1)(logits, labels).item()
     assert smoothed == pytest.approx(0.05 * 20, rel=0.01)      # the 5 % of the other class costs
     model, opt = _fresh()
-    train, valid = _loaders(mini_palm)
+    train, valid, _ = _loaders(mini_palm)
     train_pm(model, opt, train, valid, epochs=1, save_dir=tmp_path, progress=False,
              label_smoothing=0.1)
     assert load_history(tmp_path)["meta"]["label_smoothing"] == 0.1

@@ -67,6 +67,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=checked.non_negative_float, default=0.0,
                    help="L2 coefficient (0: none)")
     p.add_argument("--augment", action="store_true", help="random flips, rotations, brightness")
+    p.add_argument("--select", choices=("best", "last"), default="best",
+                   help="the epoch reported on the test set: best on the held-out training "
+                        "images (default), or the last")
     p.add_argument("--amp", action="store_true", help="float16 mixed precision (GPU only)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --save-dir")
     p.add_argument("--save-dir", type=checked.output_dir, default=None,
@@ -283,28 +286,39 @@ def _train(args, spec, save_dir: Path, rank: int, world: int, tee: _LogTee | Non
             tee.start()
 
     common = dict(epochs=args.epochs, save_dir=save_dir, resume=args.resume, amp=args.amp,
-                  name=spec.name, progress=not args.no_progress)
+                  name=spec.name, progress=not args.no_progress, select=args.select)
+    # train on the training images minus the held-out ones, choose the epoch
+    # on those, report the chosen epoch once on the test set (the 400
+    # validation images): see palm_utils.training.train_pm
     if world == 1:
-        train = pu.data_loader(info.train_dir, batch_size=args.batch_size, augment=args.augment)
-        valid = pu.valid_data_loader(info.valid_dir, info.label_file, batch_size=args.batch_size)
-        history = pu.train_pm(model, optimizer, train, valid, **common)
+        train = pu.data_loader(info.train_dir, batch_size=args.batch_size, augment=args.augment,
+                               part="fit")
+        holdout = pu.data_loader(info.train_dir, batch_size=args.batch_size, mode="valid",
+                                 part="holdout")
+        test = pu.valid_data_loader(info.valid_dir, info.label_file, batch_size=args.batch_size)
+        history = pu.train_pm(model, optimizer, train, holdout, test_loader=test, **common)
     else:
         done = 0
         if args.resume and (save_dir / "history.json").is_file():
             done = len(pu.load_history(save_dir)["epochs"])
-        train_set = pu.PalmDataset.train(info.train_dir, augment=args.augment, seed=args.seed + rank)
-        valid_set = pu.PalmDataset.valid(info.valid_dir, info.label_file)
+        train_set = pu.PalmDataset.train(info.train_dir, part="fit", augment=args.augment,
+                                         seed=args.seed + rank)
+        holdout_set = pu.PalmDataset.train(info.train_dir, part="holdout")
+        test_set = pu.PalmDataset.valid(info.valid_dir, info.label_file)
         train = pd_dist.train_loader(train_set, args.batch_size, seed=args.seed, first_epoch=done)
-        valid = pd_dist.valid_loader(valid_set, args.batch_size)
-        history = pu.train_pm(model, optimizer, train, valid, distributed=True, **common)
+        holdout = pd_dist.valid_loader(holdout_set, args.batch_size)
+        test = pd_dist.valid_loader(test_set, args.batch_size)
+        history = pu.train_pm(model, optimizer, train, holdout, test_loader=test,
+                              distributed=True, **common)
 
     print(f"rank {rank}/{world}: parameters sha256 {pd_dist.fingerprint(model)}")
     if main:
         config.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), epochs_done=len(history))
         atomic_write_json(save_dir / CONFIG_FILE, config)
-        if history:
-            best = pu.best_epoch(history)
-            print(f"Saved to {save_dir}: best val acc {best['val_acc']:.4f} (epoch {best['epoch']})")
+        if history.test:
+            print(f"Saved to {save_dir}: test acc {history.test['accuracy']:.4f}, AUC "
+                  f"{history.test['auc']:.4f} at epoch {history.test['epoch']} "
+                  f"(chosen on the held-out training images)")
     pd_dist.barrier()
     return 0
 
