@@ -74,7 +74,8 @@ def _epochs(history) -> list[dict]:
 
 def best_epoch(history) -> dict:
     """The epoch row ``train_pm`` chose: the one whose result it reported
-    (``test["epoch"]``), else the best by its rule (highest ``val_acc``,
+    (``test["epoch"]``; in an old history, without ``meta["selection"]``,
+    the first with the highest ``val_acc``), else the best by its rule (highest ``val_acc``,
     ties: lower ``val_loss``; the first one on a full tie, the epoch whose
     weights it saved as ``palm_best.pdparams``).
 
@@ -87,6 +88,8 @@ def best_epoch(history) -> dict:
     result = test_result(history)
     if result is not None:
         return dict(next(r for r in rows if r["epoch"] == result["epoch"]))
+    if isinstance(history, dict) and "selection" not in history.get("meta", {}):
+        return dict(max(rows, key=lambda r: r["val_acc"]))  # an old history's rule
     chosen = None
     for row in rows:
         chosen = row if _better(row, chosen) else chosen

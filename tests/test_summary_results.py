@@ -64,10 +64,36 @@ def test_comparison_table_from_saved_histories(tmp_path):
     table = comparison_table(tmp_path, runs=["vgg", "alexnet", "missing"])
     assert list(table.index) == ["vgg", "alexnet"]
     row = table.loc["alexnet"]
-    assert row["best acc"] == 0.9 and row["last acc"] == 0.8 and row["AUC (best epoch)"] == 0.91
+    # an old history: the epoch was chosen on the images it reports, and says so
+    assert row["test acc"] == 0.9 and row["epoch"] == 2 and row["test AUC"] == 0.91
+    assert row["chosen on"] == "test set"
     assert row["s/epoch"] == 20.0 and row["params (M)"] == 2.5 and row["GFLOPs"] == 0.7
     assert table.loc["vgg", "epochs"] == 1
     assert comparison_table(tmp_path / "none").empty
+
+
+def test_comparison_table_reports_the_test_block_of_held_out_selection(tmp_path):
+    """train_pm today: rows on the held-out images, the chosen epoch measured
+    once on the test set (``test``), and the table reports that, not the rows."""
+    labels, probs = _predictions()
+    m = binary_metrics(labels, probs)
+    rows = [{"epoch": 1, "train_loss": 0.6, "val_loss": 0.5, "val_acc": 0.95, "val_auc": 0.99,
+             "seconds": 3.0},
+            {"epoch": 2, "train_loss": 0.4, "val_loss": 0.3, "val_acc": 0.95, "val_auc": 0.98,
+             "seconds": 5.0}]
+    atomic_write_json(tmp_path / "run" / "history.json",
+                      {"meta": {"model": "R", "params": 1, "data": "real PALM", "quick": False,
+                                "selection": "the best of 2 epochs by accuracy (ties: loss) on "
+                                             "the 80 held-out training images"},
+                       "epochs": rows,
+                       "test": {"epoch": 2, **m, "predictions": {"labels": labels.tolist(),
+                                                                 "probs": probs.tolist()}}})
+    row = comparison_table(tmp_path).loc["run"]
+    assert row["epoch"] == 2 and row["chosen on"] == "held-out"   # the tie: lower held-out loss
+    assert row["test acc"] == round(m["accuracy"], 4) != 0.95
+    assert row["test AUC"] == round(m["auc"], 4)
+    assert row["acc 95 % CI"] == "{:.3f}-{:.3f}".format(*m["accuracy_ci"])
+    assert best_epoch(json.loads((tmp_path / "run" / "history.json").read_text()))["epoch"] == 2
 
 
 def test_comparison_table_accepts_runs_without_auc(tmp_path):
@@ -76,7 +102,7 @@ def test_comparison_table_accepts_runs_without_auc(tmp_path):
     history = json.loads((tmp_path / "lenet_mnist" / "history.json").read_text())
     del history["epochs"][0]["val_auc"]
     atomic_write_json(tmp_path / "lenet_mnist" / "history.json", history)
-    assert comparison_table(tmp_path).loc["lenet_mnist", "AUC (best epoch)"] is None
+    assert comparison_table(tmp_path).loc["lenet_mnist", "test AUC"] is None
 
 
 def test_reference_figures_cover_the_chapters():
@@ -221,7 +247,7 @@ def test_committed_full_runs_get_bootstrap_intervals():
         assert table.loc[run, "acc 95 % CI"] == "{:.3f}-{:.3f}".format(*ci["accuracy"]), run
         assert table.loc[run, "AUC 95 % CI"] == "{:.3f}-{:.3f}".format(*ci["auc"]), run
         assert table.loc[run, "CI"] == "bootstrap", run
-        assert ci["accuracy"][0] <= table.loc[run, "best acc"] <= ci["accuracy"][1], run
+        assert ci["accuracy"][0] <= table.loc[run, "test acc"] <= ci["accuracy"][1], run
     assert table.loc["lenet_mnist", "acc 95 % CI"] == "–"
     assert table.loc["alexnet_aug", "course reference"] == REFERENCE["AlexNet"]
 
@@ -232,17 +258,18 @@ def test_reference_table_of_a_chapter(tmp_path):
     assert list(table.index) == ["AlexNet", "AlexNet + augmentation"]
     row = table.loc["AlexNet"]
     assert row["course reference"] == REFERENCE["AlexNet"]
-    assert row["this run (validation accuracy per epoch)"] == "0.6000 -> 0.9000 -> 0.8000"
-    assert row["best epoch"] == "2"
-    assert row["best acc"] == "0.9000 (95 % CI 0.867-0.926)"  # Wilson over 400 images
-    assert row["AUC at best"] == "0.9100"
+    per_epoch = "this run (accuracy per epoch where the epoch is chosen)"
+    assert row[per_epoch] == "0.6000 -> 0.9000 -> 0.8000"
+    assert row["epoch"] == "2" and row["chosen on"] == "test set"
+    assert row["test acc"] == "0.9000 (95 % CI 0.867-0.926)"  # Wilson over 400 images
+    assert row["test AUC"] == "0.9100"
     aug = table.loc["AlexNet + augmentation"]
     assert aug["course reference"] == NOT_IN_COURSE
-    assert aug["this run (validation accuracy per epoch)"] == "(not run yet)"
+    assert aug[per_epoch] == "(not run yet)"
     # the same from a network name, and from histories in memory
     assert reference_table("AlexNet", root=tmp_path).equals(table)
     in_memory = reference_table({"alexnet": _rows([0.6, 0.9])})
-    assert in_memory.loc["AlexNet", "best acc"] == "0.9000"  # no size known: no interval
+    assert in_memory.loc["AlexNet", "test acc"] == "0.9000"  # no size known: no interval
     with pytest.raises(ValueError, match="No chapter 9"):
         reference_table(9)  # chapter 9 trains no network of its own for the tables
 

@@ -17,7 +17,7 @@ from palm_utils import netspec
 from palm_utils.checkpoint import load_state
 from palm_utils.distributed import fingerprint
 from palm_utils.evaluation import evaluate_model, validation_row
-from palm_utils.loaders import valid_data_loader
+from palm_utils.loaders import data_loader, valid_data_loader
 from palm_utils.runtime import paddle
 from palm_utils.cli.train import build_parser, build_optimizer
 from test_netspec import write_network_file
@@ -138,23 +138,27 @@ def test_two_processes_on_the_cpu_stay_identical_and_validate_everything(tmp_pat
     log = (save / "train.log").read_text()
     assert all(f"epoch {e}/" in log for e in (1, 2, 3)) and "Resuming after epoch 2" in log
 
-    # the saved network is what both ranks ended with, and the recorded
-    # validation numbers are those of the whole validation set (21 images)
+    # both ranks end holding the chosen epoch's network (palm_best), and the
+    # recorded test numbers are those of the whole test set (21 images), in
+    # its order, gathered from both ranks
     model = netspec.load_network(f"{nb}:TinyBN")
-    model.set_state_dict(load_state(save / "palm.pdparams"))
+    model.set_state_dict(load_state(save / "palm_best.pdparams"))
     assert fingerprint(model) == sha[0]
     info = find_dataset(data, verbose=False)
-    result = evaluate_model(model, valid_data_loader(info.valid_dir, info.label_file, batch_size=5))
-    assert result["n"] == 21
+    test = json.loads((save / "history.json").read_text())["test"]
+    result = evaluate_model(model, valid_data_loader(info.valid_dir, info.label_file, batch_size=5),
+                            keep_predictions=True)
+    assert result["n"] == test["n"] == 21
+    assert test["predictions"]["labels"] == result["predictions"]["labels"]
+    assert result["accuracy"] == pytest.approx(test["accuracy"])
+    assert result["loss"] == pytest.approx(test["loss"], rel=1e-4)
 
-    # the same record as a one-process train_pm: the row's keys, and the best
-    # epoch's predictions gathered back into validation-set order
-    single = validation_row(evaluate_model(model, valid_data_loader(info.valid_dir, info.label_file),
-                                           keep_predictions=True))
-    assert set(history[-1]) == {"epoch", "train_loss", "seconds", "val_seconds", *single} - {"predictions"}
-    best = json.loads((save / "history.json").read_text()).get("best_predictions")
-    if "predictions" in single:
-        assert best["labels"] == single["predictions"]["labels"]
-    assert result["accuracy"] == pytest.approx(history[-1]["val_acc"])
-    assert result["loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-4)
+    # the held-out rows: the same keys as a one-process train_pm records, and
+    # the numbers of the whole held-out set
+    holdout = data_loader(info.train_dir, batch_size=5, mode="valid", part="holdout")
+    model.set_state_dict(load_state(save / "palm.pdparams"))
+    single = validation_row(evaluate_model(model, holdout))
+    assert set(history[-1]) == {"epoch", "train_loss", "seconds", "val_seconds", *single}
+    assert single["val_acc"] == pytest.approx(history[-1]["val_acc"])
+    assert single["val_loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-4)
     assert first + second < 120, f"2-process runs took {first:.0f} s + {second:.0f} s"

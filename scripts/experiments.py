@@ -1,0 +1,241 @@
+#!/usr/bin/env python
+"""The comparisons' runs: one (recipe, network, seed) per process, resumable.
+
+    python scripts/experiments.py plan    [--recipe R] [--networks N ...] [--seeds S ...]
+    python scripts/experiments.py run     [same selection] [--budget-minutes M] [--dry-run]
+    python scripts/experiments.py status
+
+Every run is ``python -m palm_utils train`` in a child process, on the real
+data in ``../shared/data/palm224`` (or ``$PALM_DATA_DIR``): the training
+images minus the fixed held-out fifth for training, the held-out images for
+choosing the epoch, the 400 validation images (the test set) once, for the
+chosen epoch. Its checkpoints live in ``build/runs/<recipe>/<network>/seed<S>/``
+(resumed after an interruption, never committed); when it has finished, its
+``history.json`` (with the test set's per-image predictions) and the run's
+description are written atomically to
+``results/runs/<recipe>/<network>/seed<S>.json``. A run whose result file
+exists is skipped, so ``run`` can be called again and again, in pieces that
+each fit in a working session: ``--budget-minutes`` starts a run only when
+the time measured for that network so far (or the estimate in
+:data:`NETWORKS`) still fits.
+
+Run it on an otherwise idle machine: the seconds per epoch it stores are
+the networks' costs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_PALM = REPO.parent / "shared" / "data" / "palm224"
+RESULTS = REPO / "results" / "runs"
+WORK = REPO / "build" / "runs"
+
+
+@dataclass(frozen=True)
+class Network:
+    spec: str                    #: ``--net``
+    kwargs: dict = field(default_factory=dict)   #: ``--net-arg``
+    chapter: int = 0
+    minutes_per_epoch: float = 1.0   #: a first estimate (2-core CPU), replaced by measurements
+
+
+#: The networks of the series, as the chapters build them for PALM.
+NETWORKS = {
+    "lenet": Network("palm_utils.models:LeNet",
+                     {"in_channels": 3, "num_classes": 1, "flat_features": 120 * 50 * 50}, 1, 0.3),
+    "alexnet": Network("palm_utils.models:AlexNet", {}, 2, 0.7),
+    "vgg16": Network("palm_utils.models:VGG", {}, 3, 9.0),
+    "googlenet": Network("palm_utils.models:GoogLeNet", {}, 4, 1.4),
+    "resnet18": Network("palm_utils.models:ResNet", {"depth": 18}, 5, 0.6),
+    "resnet50": Network("palm_utils.models:ResNet", {"depth": 50}, 5, 1.7),
+    "nin": Network("palm_utils.models:NiN", {}, 6, 1.0),
+    "densenet121": Network("palm_utils.models:DenseNet", {}, 6, 3.0),
+    "inception_v3": Network("palm_utils.models:InceptionV3", {}, 7, 1.6),
+    "se_resnet50": Network("palm_utils.models:SEResNet", {"depth": 50}, 7, 1.8),
+    "mobilenet_v2": Network("palm_utils.models:MobileNetV2", {}, 8, 0.8),
+    "efficientnet_b0": Network("palm_utils.models:EfficientNet", {}, 8, 1.1),
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    optimizer: str = "momentum"
+    lr: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    epochs: int = 5
+    batch_size: int = 10
+    augment: bool = False
+    select: str = "best"
+    networks: tuple = tuple(NETWORKS)  #: the networks this recipe is run for
+    seeds: tuple = (1, 2, 3)
+
+    def args(self) -> list[str]:
+        out = ["--optimizer", self.optimizer, "--lr", repr(self.lr), "--momentum", repr(self.momentum),
+               "--weight-decay", repr(self.weight_decay), "--epochs", str(self.epochs),
+               "--batch-size", str(self.batch_size), "--select", self.select]
+        return out + (["--augment"] if self.augment else [])
+
+
+#: The recipes. ``course``: the course's setting, the same for every network
+#: (Momentum 0.001, batch 10, 5 epochs, no augmentation), what
+#: ``python -m palm_utils train`` does by default. The shared recipe of the
+#: leaderboard is added here once the learning-rate sweep on the held-out
+#: images has chosen it.
+RECIPES = {
+    "course": Recipe(),
+}
+
+
+def run_id(recipe: str, network: str, seed: int) -> str:
+    return f"{recipe}/{network}/seed{seed}"
+
+
+def result_path(recipe: str, network: str, seed: int) -> Path:
+    return RESULTS / recipe / network / f"seed{seed}.json"
+
+
+def work_dir(recipe: str, network: str, seed: int) -> Path:
+    return WORK / recipe / network / f"seed{seed}"
+
+
+def selected(args) -> list[tuple[str, str, int]]:
+    """(recipe, network, seed) of every run the arguments select, in order:
+    by seed first, so that a partial set still has every network once."""
+    recipes = args.recipe or list(RECIPES)
+    runs = []
+    for name in recipes:
+        if name not in RECIPES:
+            sys.exit(f"error: --recipe {name}: unknown; recipes: {', '.join(RECIPES)}")
+        recipe = RECIPES[name]
+        networks = [n for n in (args.networks or recipe.networks) if n in recipe.networks]
+        for n in args.networks or []:
+            if n not in NETWORKS:
+                sys.exit(f"error: --networks {n}: unknown; networks: {', '.join(NETWORKS)}")
+        for seed in args.seeds or recipe.seeds:
+            runs += [(name, n, seed) for n in networks]
+    return runs
+
+
+def measured_minutes(network: str) -> float | None:
+    """Minutes per epoch (training and held-out validation) of the finished
+    runs of ``network`` on this machine kind, if any."""
+    per_epoch = []
+    for path in RESULTS.glob(f"*/{network}/seed*.json"):
+        rows = json.loads(path.read_text(encoding="utf-8"))["history"]["epochs"]
+        per_epoch += [(r["seconds"] + r.get("val_seconds", 0)) / 60 for r in rows]
+    return sum(per_epoch) / len(per_epoch) if per_epoch else None
+
+
+def estimate_minutes(recipe: str, network: str) -> float:
+    per_epoch = measured_minutes(network) or NETWORKS[network].minutes_per_epoch
+    return per_epoch * RECIPES[recipe].epochs + 0.5
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "palm_utils"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def _machine() -> str:
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
+    """Train (or resume) one run in a child process; on success write its
+    result file atomically and return its path."""
+    from palm_utils.atomic import atomic_write_json
+
+    net, rec, work = NETWORKS[network], RECIPES[recipe], work_dir(recipe, network, seed)
+    command = [sys.executable, "-m", "palm_utils", "train", "--net", net.spec,
+               *sum((["--net-arg", f"{k}={v!r}"] for k, v in net.kwargs.items()), []),
+               *rec.args(), "--seed", str(seed), "--data", str(data), "--save-dir", str(work),
+               "--no-progress"]
+    if (work / "history.json").is_file():
+        command.append("--resume")
+    env = {k: v for k, v in os.environ.items() if k != "PALM_QUICK"}
+    started = time.time()
+    done = subprocess.run(command, cwd=REPO, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{run_id(recipe, network, seed)}: training exited {done.returncode}; "
+                           f"run again to resume from {work}")
+    history = json.loads((work / "history.json").read_text(encoding="utf-8"))
+    if not history.get("test") or len(history["epochs"]) != rec.epochs:
+        raise RuntimeError(f"{run_id(recipe, network, seed)}: {work}/history.json is not a finished "
+                           "run; run again to resume")
+    record = {"run": {"recipe": recipe, "network": network, "seed": seed, **asdict(rec),
+                      "spec": net.spec, "net_kwargs": net.kwargs, "code": _commit(),
+                      "machine": _machine(), "data": str(data),
+                      "wall_minutes": round((time.time() - started) / 60, 2)},
+              "history": history}
+    record["run"]["networks"] = list(record["run"]["networks"])
+    record["run"]["seeds"] = list(record["run"]["seeds"])
+    return atomic_write_json(result_path(recipe, network, seed), record)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("plan", "run", "status"))
+    parser.add_argument("--recipe", action="append", help="a recipe of RECIPES (repeatable; default all)")
+    parser.add_argument("--networks", nargs="+", help="networks (default: the recipe's)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the recipe's)")
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help="start a run only while its estimate fits in what is left")
+    parser.add_argument("--dry-run", action="store_true", help="say what would run")
+    args = parser.parse_args(argv)
+
+    runs = selected(args) if args.command != "status" else selected(
+        argparse.Namespace(recipe=None, networks=None, seeds=None))
+    pending = [r for r in runs if not result_path(*r).is_file()]
+    if args.command in ("plan", "status"):
+        hours = sum(estimate_minutes(rec, net) for rec, net, _ in pending) / 60
+        print(f"{len(runs) - len(pending)} of {len(runs)} runs done; {len(pending)} to go, "
+              f"about {hours:.1f} h on this machine")
+        for rec, net, seed in pending:
+            print(f"  {run_id(rec, net, seed):40s} ~{estimate_minutes(rec, net):5.1f} min"
+                  + ("  (resumable)" if (work_dir(rec, net, seed) / "history.json").is_file() else ""))
+        return 0
+
+    data = Path(os.environ.get("PALM_DATA_DIR", SHARED_PALM))
+    if not data.is_dir():
+        sys.exit(f"error: {data} (PALM_DATA_DIR or ../shared/data/palm224) is not a folder: "
+                 "the comparisons need the real data.")
+    deadline = None if args.budget_minutes is None else time.time() + 60 * args.budget_minutes
+    for rec, net, seed in pending:
+        need = estimate_minutes(rec, net)
+        if deadline is not None and time.time() + 60 * need > deadline:
+            print(f"{run_id(rec, net, seed)}: skipped, ~{need:.0f} min does not fit in the budget")
+            continue
+        print(f"{run_id(rec, net, seed)}: started {time.strftime('%H:%M:%S')} (~{need:.0f} min)",
+              flush=True)
+        if args.dry_run:
+            continue
+        path = train_one(rec, net, seed, data)
+        print(f"{run_id(rec, net, seed)}: wrote {path.relative_to(REPO)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
