@@ -342,9 +342,9 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
     accuracy (``select="best"``; ``"last"`` keeps the last epoch) is measured
     once on the 400 PALM validation images, the series' test set.
     ``train_loader`` / ``valid_loader`` / ``test_loader`` may be
-    course-style reader functions or ``paddle.io.DataLoader`` objects; give
-    the first two together, or none of the three. Without ``test_loader``
-    nothing is measured on a test set (``.test`` is ``None``).
+    course-style reader functions or ``paddle.io.DataLoader`` objects. A
+    ``valid_loader`` of your own comes with the ``test_loader`` of your own:
+    without one, nothing is measured on a test set (``.test`` is ``None``).
 
     The loss is ``binary_cross_entropy_with_logits`` (plus ``aux_weight``
     times that of each auxiliary head); ``label_smoothing`` = eps trains
@@ -374,13 +374,11 @@ def train_pm(model, optimizer, train_loader=None, valid_loader=None, epochs: int
         if train_loader is None or valid_loader is None or test_loader is None:
             raise ValueError("distributed=True needs this process's train_loader, valid_loader "
                              "and test_loader (palm_utils.distributed.train_loader / valid_loader).")
-    if train_loader is None and valid_loader is None and test_loader is None:
-        train_loader = default_train_loader()
+    if valid_loader is None:   # the found dataset's held-out images, and its test set
         valid_loader = default_train_loader(part="holdout")
-        test_loader = default_valid_loader()
-    elif train_loader is None or valid_loader is None:
-        raise ValueError("give train_loader and valid_loader together (and test_loader for the "
-                         "test set), or none of them for the found dataset's defaults")
+        test_loader = test_loader if test_loader is not None else default_valid_loader()
+    if train_loader is None:
+        train_loader = default_train_loader()
     if _part(train_loader) == "all" and _part(valid_loader) == "holdout":
         raise ValueError("train_loader reads every training image, the held-out ones that choose "
                          "the epoch included: build it with part='fit', e.g. "

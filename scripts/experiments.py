@@ -75,24 +75,41 @@ class Recipe:
     epochs: int = 5
     batch_size: int = 10
     augment: bool = False
+    label_smoothing: float = 0.0
     select: str = "best"
     networks: tuple = tuple(NETWORKS)  #: the networks this recipe is run for
     seeds: tuple = (1, 2, 3)
+    #: network -> fields that differ for it (the chapters' own recipes)
+    per_network: dict = field(default_factory=dict)
+
+    def for_network(self, network: str) -> "Recipe":
+        changes = self.per_network.get(network, {})
+        fields = {k: v for k, v in asdict(self).items() if k != "per_network"}
+        return Recipe(**{**fields, **changes})
 
     def args(self) -> list[str]:
         out = ["--optimizer", self.optimizer, "--lr", repr(self.lr), "--momentum", repr(self.momentum),
                "--weight-decay", repr(self.weight_decay), "--epochs", str(self.epochs),
                "--batch-size", str(self.batch_size), "--select", self.select]
+        if self.label_smoothing:
+            out += ["--label-smoothing", repr(self.label_smoothing)]
         return out + (["--augment"] if self.augment else [])
 
 
-#: The recipes. ``course``: the course's setting, the same for every network
-#: (Momentum 0.001, batch 10, 5 epochs, no augmentation), what
-#: ``python -m palm_utils train`` does by default. The shared recipe of the
-#: leaderboard is added here once the learning-rate sweep on the held-out
-#: images has chosen it.
+_ADAM = {"optimizer": "adam"}
+_DECAY = {"weight_decay": 0.001}
+
+#: The recipes.
+#: ``chapter``: each network with its chapter's recipe, as the course set it
+#: (batch 10, 5 epochs, no augmentation; Momentum 0.001 or Adam 0.001, weight
+#: decay where the chapter has it, label smoothing for Inception v3).
+#: The shared recipe of the leaderboard is added once the learning-rate
+#: sweep on the held-out images has chosen it.
 RECIPES = {
-    "course": Recipe(),
+    "chapter": Recipe(per_network={
+        "alexnet": _ADAM, "nin": _ADAM, "mobilenet_v2": _ADAM, "efficientnet_b0": _ADAM,
+        "googlenet": _DECAY, "resnet18": _DECAY, "resnet50": _DECAY, "densenet121": _DECAY,
+        "se_resnet50": _DECAY, "inception_v3": {**_DECAY, "label_smoothing": 0.1}}),
 }
 
 
@@ -168,7 +185,7 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
     result file atomically and return its path."""
     from palm_utils.atomic import atomic_write_json
 
-    net, rec, work = NETWORKS[network], RECIPES[recipe], work_dir(recipe, network, seed)
+    net, rec, work = NETWORKS[network], RECIPES[recipe].for_network(network), work_dir(recipe, network, seed)
     command = [sys.executable, "-m", "palm_utils", "train", "--net", net.spec,
                *sum((["--net-arg", f"{k}={v!r}"] for k, v in net.kwargs.items()), []),
                *rec.args(), "--seed", str(seed), "--data", str(data), "--save-dir", str(work),
@@ -185,13 +202,12 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
     if not history.get("test") or len(history["epochs"]) != rec.epochs:
         raise RuntimeError(f"{run_id(recipe, network, seed)}: {work}/history.json is not a finished "
                            "run; run again to resume")
-    record = {"run": {"recipe": recipe, "network": network, "seed": seed, **asdict(rec),
+    settings = {k: v for k, v in asdict(rec).items() if k not in ("networks", "seeds", "per_network")}
+    record = {"run": {"recipe": recipe, "network": network, "seed": seed, **settings,
                       "spec": net.spec, "net_kwargs": net.kwargs, "code": _commit(),
                       "machine": _machine(), "data": str(data),
                       "wall_minutes": round((time.time() - started) / 60, 2)},
               "history": history}
-    record["run"]["networks"] = list(record["run"]["networks"])
-    record["run"]["seeds"] = list(record["run"]["seeds"])
     return atomic_write_json(result_path(recipe, network, seed), record)
 
 

@@ -1,0 +1,92 @@
+"""scripts/experiments.py: one (recipe, network, seed) per process, results
+written atomically, finished runs skipped, interrupted ones resumed."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_mini_palm
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def experiments(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("experiments", REPO / "scripts" / "experiments.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(module, "WORK", tmp_path / "work")
+    monkeypatch.setattr(module, "NETWORKS", {
+        "tiny": module.Network("palm_utils.cli.demo:TinyNet", {"width": 4}, 0, 0.1),
+        "tiny8": module.Network("palm_utils.cli.demo:TinyNet", {"width": 8}, 0, 0.1)})
+    monkeypatch.setattr(module, "RECIPES", {
+        "test": module.Recipe(epochs=2, batch_size=5, networks=("tiny", "tiny8"), seeds=(1, 2),
+                              per_network={"tiny8": {"optimizer": "adam"}})})
+    monkeypatch.setenv("PALM_DATA_DIR", str(make_mini_palm(tmp_path / "palm")))
+    return module
+
+
+def _args(**kwargs):
+    import argparse
+
+    return argparse.Namespace(**{"recipe": None, "networks": None, "seeds": None, **kwargs})
+
+
+def test_selection_goes_seed_by_seed_and_refuses_unknown_names(experiments):
+    assert experiments.selected(_args()) == [("test", "tiny", 1), ("test", "tiny8", 1),
+                                             ("test", "tiny", 2), ("test", "tiny8", 2)]
+    assert experiments.selected(_args(networks=["tiny8"], seeds=[3])) == [("test", "tiny8", 3)]
+    with pytest.raises(SystemExit, match="--recipe nope: unknown"):
+        experiments.selected(_args(recipe=["nope"]))
+    with pytest.raises(SystemExit, match="--networks vgg: unknown"):
+        experiments.selected(_args(networks=["vgg"]))
+    recipe = experiments.RECIPES["test"]
+    assert recipe.for_network("tiny8").optimizer == "adam" and recipe.for_network("tiny").optimizer == "momentum"
+    assert "--label-smoothing" not in recipe.args()
+
+
+def test_a_run_is_written_once_and_then_skipped(experiments, capsys):
+    assert experiments.main(["run", "--networks", "tiny", "--seeds", "1"]) == 0
+    path = experiments.result_path("test", "tiny", 1)
+    record = json.loads(path.read_text())
+    run, history = record["run"], record["history"]
+    assert (run["recipe"], run["network"], run["seed"], run["epochs"]) == ("test", "tiny", 1, 2)
+    assert run["optimizer"] == "momentum" and run["net_kwargs"] == {"width": 4}
+    assert len(history["epochs"]) == 2 and history["test"]["n"] == 20
+    assert "held-out training images" in history["meta"]["selection"]
+    assert len(history["test"]["predictions"]["probs"]) == 20
+    assert not list(path.parent.glob("*.tmp"))
+    capsys.readouterr()
+    mtime = path.stat().st_mtime_ns
+    assert experiments.main(["run", "--networks", "tiny", "--seeds", "1"]) == 0
+    assert path.stat().st_mtime_ns == mtime and "started" not in capsys.readouterr().out
+    experiments.main(["plan"])
+    assert "1 of 4 runs done; 3 to go" in capsys.readouterr().out
+
+
+def test_an_interrupted_run_resumes(experiments, monkeypatch):
+    """A work folder holding epoch 1 of 2 (as an interrupted run leaves it) is
+    resumed with --resume, not started again."""
+    work = experiments.work_dir("test", "tiny", 2)
+    first = [sys.executable, "-m", "palm_utils", "train", "--net", "palm_utils.cli.demo:TinyNet",
+             "--net-arg", "width=4", *experiments.RECIPES["test"].args(), "--epochs", "1",
+             "--seed", "2", "--save-dir", str(work), "--no-progress"]
+    subprocess.run(first, cwd=REPO, check=True, capture_output=True)
+    seen = []
+    real_run = subprocess.run
+
+    def spy(command, *args, **kwargs):
+        seen.append(command)
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(experiments.subprocess, "run", spy)
+    experiments.train_one("test", "tiny", 2, Path(experiments.os.environ["PALM_DATA_DIR"]))
+    assert "--resume" in seen[-1]
+    history = json.loads(experiments.result_path("test", "tiny", 2).read_text())["history"]
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2]
