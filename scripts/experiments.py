@@ -249,7 +249,8 @@ def main(argv=None) -> int:
         if args.dry_run:
             continue
         path = train_one(rec, net, seed, data)
-        print(f"{run_id(rec, net, seed)}: wrote {path.relative_to(REPO)}", flush=True)
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        print(f"{run_id(rec, net, seed)}: wrote {shown}", flush=True)
     return 0
 
 

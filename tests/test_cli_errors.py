@@ -125,6 +125,10 @@ CASES = [
     case("train-weight-decay-negative", f"train --net {TINY} --weight-decay -1", "--weight-decay"),
     case("train-weight-decay-inf", f"train --net {TINY} --weight-decay inf", "--weight-decay"),
     case("train-optimizer-unknown", f"train --net {TINY} --optimizer rmsprop", "--optimizer"),
+    case("train-label-smoothing-one", f"train --net {TINY} --label-smoothing 1", "--label-smoothing"),
+    case("train-label-smoothing-negative", f"train --net {TINY} --label-smoothing -0.1",
+         "--label-smoothing"),
+    case("train-select-unknown", f"train --net {TINY} --select first", "--select"),
     case("train-seed-negative", f"train --net {TINY} --seed -1", "--seed"),
     case("train-seed-text", f"train --net {TINY} --seed x", "--seed"),
 

@@ -113,6 +113,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """A number from 0 up to (not including) 1 (label smoothing)."""
+    value = _number(text, float, "a number from 0 to below 1")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 0 and < 1, not {text}")
+    return value
+
+
 _SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
 MIN_SIZE = 32
 

@@ -67,6 +67,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=checked.non_negative_float, default=0.0,
                    help="L2 coefficient (0: none)")
     p.add_argument("--augment", action="store_true", help="random flips, rotations, brightness")
+    p.add_argument("--label-smoothing", type=checked.fraction, default=0.0, metavar="EPS",
+                   help="train against targets 1 - EPS/2 and EPS/2 (0: none; Inception v3: 0.1)")
     p.add_argument("--select", choices=("best", "last"), default="best",
                    help="the epoch reported on the test set: best on the held-out training "
                         "images (default), or the last")
@@ -286,7 +288,8 @@ def _train(args, spec, save_dir: Path, rank: int, world: int, tee: _LogTee | Non
             tee.start()
 
     common = dict(epochs=args.epochs, save_dir=save_dir, resume=args.resume, amp=args.amp,
-                  name=spec.name, progress=not args.no_progress, select=args.select)
+                  name=spec.name, progress=not args.no_progress, select=args.select,
+                  label_smoothing=args.label_smoothing)
     # train on the training images minus the held-out ones, choose the epoch
     # on those, report the chosen epoch once on the test set (the 400
     # validation images): see palm_utils.training.train_pm
