@@ -8,7 +8,7 @@ of each network alone ignores that. Two intervals can overlap while the
 paired difference is clearly not zero, so "the intervals overlap" is not
 a test and does not mean "no difference".
 
-What is here (NumPy and SciPy only; pandas for :func:`compare_all`):
+What is here (NumPy, SciPy and palm_utils.metrics; pandas for :func:`compare_all`):
 
 - :func:`mcnemar_exact`: accuracy at a threshold. Only the images where
   the two networks disagree count: ``b`` (A right, B wrong) against ``c``
@@ -58,6 +58,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from .metrics import _weighted_auc
 
 __all__ = [
     "McNemarResult", "DeLongResult", "BootstrapResult", "SeedSummary", "SeedComparison",
@@ -371,18 +373,8 @@ def _resample_aucs(counts: np.ndarray, y: np.ndarray, scores: np.ndarray) -> np.
     the final division; ``nan`` for a resample with one class only."""
     order = np.argsort(scores, kind="stable")
     s = scores[order]
-    c = counts[:, order].astype(np.int64)
-    pos = c * (y[order] == 1)
-    neg = c - pos
     starts = np.flatnonzero(np.r_[True, np.diff(s) != 0])  # groups of tied scores
-    if starts.size < s.size:
-        pos, neg = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(neg, starts, axis=1)
-    neg_below = np.cumsum(neg, axis=1) - neg
-    twice_right = 2 * (pos * neg_below).sum(axis=1) + (pos * neg).sum(axis=1)
-    pairs = pos.sum(axis=1) * neg.sum(axis=1)
-    out = np.full(len(c), np.nan)
-    np.divide(twice_right, 2 * pairs, out=out, where=pairs > 0)
-    return out
+    return _weighted_auc(counts[:, order].astype(np.int64), y[order] == 1, starts)
 
 
 def _draw_counts(rng, y: np.ndarray, size: int, stratified: bool) -> np.ndarray:
