@@ -54,6 +54,6 @@ for line in $lines; do
         continue
         ;;
     esac
-    echo "== line $line took $((SECONDS - start)) s"
+    echo "== PALM_LINES=$line (Paddle $line) took $((SECONDS - start)) s"
 done
 exit $status
