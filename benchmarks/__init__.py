@@ -35,7 +35,7 @@ DEFAULT_OUT = networks.CHECKOUT / "docs" / "benchmarks.md"
 
 #: the network and rounds of part 4 (ResNet-50: slow enough to time well, quick enough to repeat)
 PREDICT_NETWORK = "ResNet-50"
-PREDICT_ROUNDS = 7
+PREDICT_ROUNDS = 9
 #: the lever row the others are compared with: palm_utils' CPU path as it is
 LEVER_REFERENCE = "all cores + MKL AVX2 on AMD (palm_utils)"
 #: What each lever sets, tried on one network against palm_utils' CPU path.

@@ -1,6 +1,7 @@
 """The benchmark's results as Markdown (``docs/benchmarks.md``)."""
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 #: The targets of the speed issue, checked in the report.
@@ -272,30 +273,63 @@ def _predict_findings(pred: dict, big: str) -> list[str]:
                if d.get("program") == ".json" else ""))
     inference = [r for r in safe if r["engine"].startswith("paddle.inference")]
     default = next((r for r in rows if _is_default(r, pred)), None)
+    unsettled = False
+
+    def versus(row, ref):
+        nonlocal unsettled
+        parts = []
+        for b in row["rate"]:
+            gain, low, high = _gain(row, ref, b)
+            unsettled |= low < 1 < high
+            parts.append(f"batch {b} {gain:.2f}x" + (f" ({low:.2f}x to {high:.2f}x)" if high > low else ""))
+        return ", ".join(parts)
+
     if inference:
         best = max(inference, key=lambda r: r["ratio"][big])  # per-round ratios: drift cancels
-        text.append(f"Fastest safe `paddle.inference` setting at batch {big}: {best['engine'][len('paddle.inference, '):]} "
+        text.append(f"Fastest safe `paddle.inference` setting at batch {big}: {_setting(best)} "
                     f"({best['rate'][big]:.2f} img/s, {best['ratio'][big]:.2f}x eager).")
-        if default is not None:
-            if not default["safe"]:
-                text.append("`predict --model`'s default setting is **not safe** here.")
-            elif default is best:
-                text.append("That is `load_predictor`'s default on the CPU, which `predict --model` uses.")
-            else:
-                share = default["ratio"][big] / best["ratio"][big]
-                text.append(f"`load_predictor`'s default ({default['engine'][len('paddle.inference, '):]}) ran at "
-                            f"{default['rate'][big]:.2f} img/s, {share:.2f}x the fastest"
-                            + ("; a gap this small is noise on a shared machine." if share >= 0.95 else "."))
-        ort = next((r for r in rows if r["engine"] == "ONNX Runtime"), None)
-        if ort is not None and ort["safe"]:
-            gain = ort["ratio"][big] / best["ratio"][big]
-            verdict = ("more than" if gain >= ONNX_WORTH else "less than")
-            text.append(f"ONNX Runtime ran at {gain:.2f}x that setting at batch {big}, {verdict} the "
-                        f"{ONNX_WORTH - 1:.0%} gain that would justify a second engine behind `predict --model`.")
+        if default is not None and not default["safe"]:
+            text.append("`predict --model`'s default setting is **not safe** here.")
+        elif default is best:
+            text.append("That is `load_predictor`'s default on the CPU, which `predict --model` uses.")
+        elif default is not None:
+            text.append(f"`load_predictor`'s default on the CPU ({_setting(default)}, which `predict --model` uses) "
+                        "against it, the median of the rounds' ratios (lowest to highest): " + versus(default, best) + ".")
+    ort = next((r for r in rows if r["engine"] == "ONNX Runtime"), None)
+    if ort is not None and ort["safe"] and default is not None and default["safe"]:
+        text.append("ONNX Runtime against `load_predictor`'s default, the same way: " + versus(ort, default) + ".")
+    if unsettled:
+        text.append("A range on both sides of 1.00x is a difference this run does not settle: the ratios move "
+                    "from round to round with the other jobs on the machine.")
+    if default is not None:
+        text.append("`predict --model` runs `paddle.inference` with `load_predictor`'s defaults; why it does not "
+                    f"switch to ONNX Runtime (a second engine must be at least {ONNX_WORTH - 1:.0%} faster at batch "
+                    f"{big}{predict_default_batch_note(big)}, reliably, to be worth it), with the runs behind that "
+                    "choice, is written at `CPU_DEFAULTS` in `palm_utils/deploy/export.py`.")
     unsafe = [r["engine"] for r in rows if not r["safe"]]
     if unsafe:
         text.append("Not safe (probabilities further than the tolerance from eager Paddle's): " + ", ".join(unsafe) + ".")
     return [" ".join(text)] if text else []
+
+
+def _gain(row: dict, ref: dict, batch: str) -> tuple[float, float, float]:
+    """``row``'s speed over ``ref``'s at ``batch``: the median, lowest and
+    highest of the ratios round by round (both ran in every round), or the
+    ratio of their ratios to eager when the samples are not there."""
+    pairs = list(zip(row.get("samples", {}).get(batch, []), ref.get("samples", {}).get(batch, [])))
+    if not pairs:
+        gain = row["ratio"][batch] / ref["ratio"][batch]
+        return gain, gain, gain
+    ratios = [a / b for a, b in pairs]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def predict_default_batch_note(batch: str) -> str:
+    return " (`predict`'s default batch size)" if batch == "10" else ""
+
+
+def _setting(row: dict) -> str:
+    return row["engine"][len("paddle.inference, "):]
 
 
 def replace_section(text: str, section: str) -> str:

@@ -227,8 +227,20 @@ def test_findings_name_the_default_and_the_onnx_verdict():
     assert "another machine" not in text
     assert "Fastest safe `paddle.inference` setting at batch 10: oneDNN, IR optim (11.00 img/s, 1.83x eager)" in text
     assert "That is `load_predictor`'s default" in text
-    assert "ONNX Runtime ran at 0.73x that setting at batch 10, less than the 15% gain" in text
-    assert "runs on Paddle 3's new IR (PIR)" in text and "Not safe" not in text
+    assert "ONNX Runtime against `load_predictor`'s default, the same way: batch 1 1.05x, batch 10 0.73x." in text
+    assert "at least 15% faster at batch 10 (`predict`'s default batch size), reliably" in text
+    assert "runs on Paddle 3's new IR (PIR)" in text and "Not safe" not in text and "does not settle" not in text
+    # round by round: the default 10% behind the fastest in one round, 20% ahead in the other
+    res = _fake_predict_results()
+    rows = res["rows"]
+    rows[2].update(ratio={"1": 1.0, "10": 2.0}, samples={"1": [3.0, 3.0], "10": [10.0, 10.0]})
+    rows[1]["samples"] = {"1": [6.0, 6.0], "10": [9.0, 12.0]}
+    rows[3]["samples"] = {"1": [6.3, 6.3], "10": [9.0, 6.0]}
+    text = report.predict_markdown(res, "m", "d", "python -m benchmarks")
+    assert "setting at batch 10: no oneDNN, IR optim (5.00 img/s, 2.00x eager)" in text
+    assert ("default on the CPU (oneDNN, IR optim, which `predict --model` uses) against it, the median of the "
+            "rounds' ratios (lowest to highest): batch 1 2.00x, batch 10 1.05x (0.90x to 1.20x).") in text
+    assert "batch 10 0.75x (0.50x to 1.00x)" in text and "does not settle" in text
 
 
 def test_only_predict_replaces_just_its_section(tmp_path, monkeypatch):
