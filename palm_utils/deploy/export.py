@@ -6,9 +6,9 @@ model code.
   2.6 writes ``PREFIX.pdmodel`` and ``PREFIX.pdiparams``.
 - :func:`load_predictor`: the exported files in a ``paddle.inference``
   predictor, called like a function on a NumPy batch. On the CPU it runs
-  with oneDNN and Paddle's graph optimisation (:data:`CPU_DEFAULTS`): the
-  fastest setting measured that gives eager Paddle's probabilities
-  (``docs/benchmarks.md``, section 4).
+  with oneDNN and Paddle's graph optimisation on every core
+  (:data:`CPU_DEFAULTS`): about twice as fast as eager Paddle, with its
+  probabilities (``docs/benchmarks.md``, section 4).
 - :func:`export_onnx`: an ONNX file (needs the ``paddle2onnx`` package) for
   ONNX Runtime, OpenVINO, TensorRT, ...
 
@@ -64,11 +64,27 @@ def program_file(path_prefix) -> Path:
     )
 
 
-#: How :func:`load_predictor` sets up ``paddle.inference`` on the CPU. In
-#: ``python -m benchmarks --only predict`` (docs/benchmarks.md, section 4)
-#: oneDNN with the graph optimisation predicted ResNet-50 fastest, agreeing
-#: with eager Paddle; both are also the defaults of ``inference.Config`` on
-#: Paddle 2.6 and 3.x, set here explicitly all the same.
+#: How :func:`load_predictor` sets up ``paddle.inference`` on the CPU (with
+#: every core as ``cpu_math_library_num_threads``, which is 1 by default).
+#: Measured with ``python -m benchmarks --only predict`` (docs/benchmarks.md,
+#: section 4: ResNet-50, 2 Xeon cores shared with other jobs):
+#:
+#: - oneDNN: about 2x eager Paddle at batch 1 and 10 (1.9x to 2.3x over five
+#:   runs on Paddle 3.3; 1.8x and 2.5x on 2.6), probabilities within 1e-5 of
+#:   eager's. Without it, paddle.inference ran at 0.8x to 1.2x eager.
+#: - ``ir_optim``: Paddle 2.6 places its oneDNN kernels in a graph pass, so
+#:   without it 2.6 runs no oneDNN at all (1.0x eager). On Paddle 3 (PIR) the
+#:   two ran within noise of each other (without: 0.92x to 1.15x at batch 10
+#:   over five runs), so it stays on, as on 2.6.
+#: - ONNX Runtime (``export_onnx``) against these settings, six runs: batch
+#:   10 from 0.89x (load 4 to 6 on the 2 cores) to 1.33x (a quiet machine),
+#:   median 1.13x; batch 1 from 0.63x to 1.23x, median 0.94x. Below the 15 %
+#:   that would pay for a second engine (an extra export, an extra package,
+#:   and a stale ``.onnx`` beside a newer export to guard against), so
+#:   ``predict --model`` stays on paddle.inference.
+#:
+#: Both are also what a bare ``inference.Config`` sets on Paddle 2.6 and 3.x
+#: (x86 builds); they are set explicitly all the same.
 CPU_DEFAULTS = {"onednn": True, "ir_optim": True}
 
 
@@ -115,8 +131,9 @@ class Predictor:
 def load_predictor(path_prefix, device: str | None = None, threads: int | None = None,
                    onednn: bool | None = None, ir_optim: bool | None = None) -> Predictor:
     """Load what :func:`export_model` wrote into a ``paddle.inference``
-    predictor. ``device``: ``"cpu"``, ``"gpu"`` or ``None`` (the GPU when
-    there is one). On the CPU: ``threads`` (default: every core), ``onednn``
+    predictor. ``device``: ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` (the
+    GPU when there is one; ``"gpu"`` is the one :func:`~palm_utils.runtime.gpu_index`
+    names, as in training). On the CPU: ``threads`` (default: every core), ``onednn``
     and ``ir_optim`` (default: :data:`CPU_DEFAULTS`; oneDNN only where the
     build has it). ``ir_optim`` also applies on the GPU.
 
@@ -130,9 +147,11 @@ def load_predictor(path_prefix, device: str | None = None, threads: int | None =
         raise FileNotFoundError(f"{params_file}: parameters of the exported model not found.")
     config = inference.Config(str(model_file), str(params_file))
     ir_optim = CPU_DEFAULTS["ir_optim"] if ir_optim is None else bool(ir_optim)
-    if (device or ("gpu" if runtime.has_gpu() else "cpu")).startswith("gpu"):
-        config.enable_use_gpu(256, 0)
-        settings = {"device": "gpu"}
+    device = device or ("gpu" if runtime.has_gpu() else "cpu")
+    if device.startswith("gpu"):
+        index = int(device.split(":")[1]) if ":" in device else runtime.gpu_index()
+        config.enable_use_gpu(256, index)
+        settings = {"device": f"gpu:{index}"}
     else:
         if onednn and not onednn_available():
             raise ValueError(f"this Paddle build ({paddle.__version__}) has no oneDNN.")
