@@ -4,7 +4,7 @@ It times the chapters' networks (:mod:`palm_utils.models`, generated from
 the notebooks) and writes its report into the checkout's ``docs/``, so it
 lives in the checkout, outside the installed ``palm_utils`` package.
 
-Three parts, each measured side by side in one run and reported as ratios
+Four parts, each measured side by side in one run and reported as ratios
 (absolute seconds on a shared machine mean little):
 
 1. :mod:`~benchmarks.pipeline`  the course's reader against palm_utils'
@@ -12,7 +12,12 @@ Three parts, each measured side by side in one run and reported as ratios
 2. :mod:`~benchmarks.step`      one CPU training step of each chapter's
    network: Paddle's defaults, palm_utils' CPU settings, the levers tried,
    and PyTorch on the same source when it is installed;
-3. the same step on a GPU with and without mixed precision, when one exists.
+3. the same step on a GPU with and without mixed precision, when one exists;
+4. :mod:`~benchmarks.predict`   prediction throughput of one network on the
+   CPU: eager Paddle, ``paddle.inference`` (with and without oneDNN and
+   graph optimisation) and ONNX Runtime, with their agreement.
+   ``python -m benchmarks --only predict`` runs this part alone and replaces
+   just its section of the report.
 
 :mod:`~benchmarks.report` turns the results into the Markdown table
 written to ``docs/benchmarks.md``.
@@ -23,11 +28,14 @@ import datetime
 import tempfile
 from pathlib import Path
 
-from . import machine, networks, pipeline, report, step
+from . import machine, networks, pipeline, predict, report, step
 from palm_utils.runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
 
 DEFAULT_OUT = networks.CHECKOUT / "docs" / "benchmarks.md"
 
+#: the network and rounds of part 4 (ResNet-50: slow enough to time well, quick enough to repeat)
+PREDICT_NETWORK = "ResNet-50"
+PREDICT_ROUNDS = 9
 #: the lever row the others are compared with: palm_utils' CPU path as it is
 LEVER_REFERENCE = "all cores + MKL AVX2 on AMD (palm_utils)"
 #: What each lever sets, tried on one network against palm_utils' CPU path.
@@ -43,7 +51,8 @@ LEVERS = {
 
 
 def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net: str | None = "ResNet-50",
-        out: Path | None = DEFAULT_OUT, log=print, lever_rounds: int = 2) -> dict:
+        out: Path | None = DEFAULT_OUT, log=print, lever_rounds: int = 2,
+        predict_net: str | None = PREDICT_NETWORK, predict_rounds: int = PREDICT_ROUNDS) -> dict:
     """Run the benchmark, print the report, write it to ``out`` (None: don't)."""
     nets = list(nets or networks.CHAPTERS)  # every chapter's network; --networks picks some
     cores = cpu_threads()
@@ -107,10 +116,35 @@ def run(images: int = 40, steps: int = 3, warmup: int = 1, nets=None, lever_net:
         results["gpu"] = None
         log("3. GPU: skipped (no CUDA GPU in this Paddle build or machine)")
 
+    results["predict"] = None
+    if predict_net:
+        log(f"4. Prediction throughput of {predict_net}, {predict_rounds} interleaved rounds")
+        results["predict"] = predict.run(predict_net, rounds=predict_rounds, log=log)
+
     text = report.markdown(results)
     if out is not None:
         report.write_atomic(Path(out), text)
         log(f"Report written to {out}")
+    return results
+
+
+def run_predict_only(network: str = PREDICT_NETWORK, rounds: int = PREDICT_ROUNDS,
+                     out: Path | None = DEFAULT_OUT, log=print, **options) -> dict:
+    """Part 4 alone (``python -m benchmarks --only predict``): measure, print,
+    and replace only section 4 of ``out`` (the other sections stay as they
+    are; a missing report is started with this section)."""
+    info = machine.detect()
+    log(f"Machine: {info.describe()}")
+    log(f"4. Prediction throughput of {network}, {rounds} interleaved rounds")
+    results = predict.run(network, rounds=rounds, log=log, **options)
+    section = report.predict_markdown(results, info.describe(), datetime.date.today().isoformat(),
+                                      "python -m benchmarks --only predict")
+    log(section)
+    if out is not None:
+        out = Path(out)
+        old = out.read_text(encoding="utf-8") if out.is_file() else "# Benchmarks\n"
+        report.write_atomic(out, report.replace_section(old, section))
+        log(f"Section 4 written to {out}")
     return results
 
 

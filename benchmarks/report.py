@@ -1,6 +1,7 @@
 """The benchmark's results as Markdown (``docs/benchmarks.md``)."""
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 #: The targets of the speed issue, checked in the report.
@@ -179,10 +180,169 @@ def markdown(res: dict) -> str:
                   "|---|---:|---:|---:|---:|"]
         for r in res["gpu"]:
             lines.append(f"| {r['name']} | {r['fp32']:.3f} | {r['amp']:.3f} | {r['demand']:.0f} | {r['loader']:.0f} |")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if res.get("predict"):
+        text += "\n" + predict_markdown(res["predict"], m.describe(), res["date"], "python -m benchmarks")
+    return text
 
 
 def write_atomic(path: Path, text: str) -> None:
     from palm_utils.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- section 4
+
+PREDICT_HEADING = "## 4. Prediction throughput"
+#: how much faster ONNX Runtime must be than the best paddle.inference setting
+#: to be worth a second engine behind ``predict --model``
+ONNX_WORTH = 1.15
+
+
+def _is_default(row: dict, pred: dict) -> bool:
+    defaults = pred.get("cpu_defaults") or {}
+    return (row["engine"].startswith("paddle.inference") and bool(defaults)
+            and row.get("onednn") == (defaults.get("onednn") and pred.get("onednn_available"))
+            and row.get("ir_optim") == defaults.get("ir_optim"))
+
+
+def _load_text(load) -> str:
+    return ", ".join(f"{x:.2f}" for x in load) if load else "unknown"
+
+
+def predict_markdown(pred: dict, machine_line: str, date: str, command: str) -> str:
+    """Section 4 of the report: prediction throughput per engine."""
+    sizes = [str(b) for b in pred["batch_sizes"]]
+    big = sizes[-1]
+    shape = "x".join(map(str, pred["shape"]))
+    spread = pred.get("logit_spread") or [0, 0]
+    origin = " (its chapter's class in `palm_utils.models`)" if pred.get("chapter") else ""
+    lines = [
+        PREDICT_HEADING,
+        "",
+        f"Produced by `{command}` on {date}, on: {machine_line}."
+        + (" The sections above may come from another run on another machine: compare ratios within a section."
+           if "--only" in command else ""),
+        f"Load average (1, 5, 15 min) before: {_load_text(pred.get('load_before'))}; "
+        f"after: {_load_text(pred.get('load_after'))} (other jobs shared the cores).",
+        "",
+        f"{pred['network']}{origin} predicting batches of {shape} float32 inputs on the CPU; decoding and resizing are not included (section 1 measures them).",
+        f"Each engine runs in a child process of its own with {pred['threads']} threads (the cores): eager Paddle as `model.eval()` under",
+        "`paddle.no_grad()`; `paddle.inference` on the `export_model` files through `load_predictor` with",
+        "`set_cpu_math_library_num_threads`, oneDNN on or off and the graph (IR) optimisation on or off; ONNX Runtime",
+        "on the `export_onnx` (paddle2onnx) file with as many intra-op threads.",
+        f"Every figure is the median images/s of {pred['rounds']} interleaved rounds; a round gives every engine one",
+        f"turn per batch size (at least {pred['images']} images), the engine going first rotating from round to round.",
+        "A ratio is the median over the rounds of the engine's rate over eager Paddle's in the same round.",
+        f"Agreement: the probabilities (`sigmoid(logit)`) of a check batch of {pred['batch_sizes'][-1]} images against",
+        f"eager Paddle's; *safe* means at most {pred['safe']:g} apart and the same class at 0.5 for every image.",
+        "The network is randomly initialised (nothing to download), with its BatchNorm statistics set from one batch",
+        "of inputs and the bias of its last layer shifted so that the logits look like a trained network's",
+        f"(here {spread[0]:.2f} to {spread[1]:.2f} on the check batch).",
+        "",
+        "| engine | " + " | ".join(f"batch {b} img/s | vs eager" for b in sizes)
+        + " | max abs diff of probability | same class at 0.5 | safe |",
+        "|---|" + "---:|---:|" * len(sizes) + "---:|---:|---|",
+    ]
+    for row in pred["rows"]:
+        name = row["engine"] + (" **(predict --model's default)**" if _is_default(row, pred) else "")
+        if row.get("skipped"):
+            lines.append(f"| {name} | skipped: {row['skipped']} |" + " |" * (2 * len(sizes) + 2))
+            continue
+        cells = " | ".join(f"{row['rate'][b]:.2f} | {row['ratio'][b]:.2f}x" for b in sizes)
+        lines.append(f"| {name} | {cells} | {row['prob_diff']:.1e} | {row['same_class']}/{row['checked']} | "
+                     f"{'yes' if row['safe'] else '**no**'} |")
+    lines += ["", *_predict_findings(pred, big)]
+    return "\n".join(lines) + "\n"
+
+
+def _predict_findings(pred: dict, big: str) -> list[str]:
+    rows = [r for r in pred["rows"] if not r.get("skipped")]
+    safe = [r for r in rows if r["safe"]]
+    text = []
+    d = pred.get("config_defaults") or {}
+    if d:
+        on = lambda flag: "on" if flag else "off"  # noqa: E731
+        text.append(
+            f"A bare `paddle.inference.Config` of Paddle {pred.get('paddle', '')} on this `{d.get('program')}` program "
+            f"already has oneDNN {on(d.get('onednn'))} and the IR optimisation {on(d.get('ir_optim'))}, with "
+            f"{d.get('threads')} CPU thread(s)."
+            + (" A `.json` program runs on Paddle 3's new IR (PIR) and executor whatever `new_ir_enabled()` says "
+               f"(`{d.get('new_ir_flag')}` here; `enable_new_ir` concerns `.pdmodel` programs)."
+               if d.get("program") == ".json" else ""))
+    inference = [r for r in safe if r["engine"].startswith("paddle.inference")]
+    default = next((r for r in rows if _is_default(r, pred)), None)
+    unsettled = False
+
+    def versus(row, ref):
+        nonlocal unsettled
+        parts = []
+        for b in row["rate"]:
+            gain, low, high = _gain(row, ref, b)
+            unsettled |= low < 1 < high
+            parts.append(f"batch {b} {gain:.2f}x" + (f" ({low:.2f}x to {high:.2f}x)" if high > low else ""))
+        return ", ".join(parts)
+
+    if inference:
+        best = max(inference, key=lambda r: r["ratio"][big])  # per-round ratios: drift cancels
+        text.append(f"Fastest safe `paddle.inference` setting at batch {big}: {_setting(best)} "
+                    f"({best['rate'][big]:.2f} img/s, {best['ratio'][big]:.2f}x eager).")
+        if default is not None and not default["safe"]:
+            text.append("`predict --model`'s default setting is **not safe** here.")
+        elif default is best:
+            text.append("That is `load_predictor`'s default on the CPU, which `predict --model` uses.")
+        elif default is not None:
+            text.append(f"`load_predictor`'s default on the CPU ({_setting(default)}, which `predict --model` uses) "
+                        "against it, the median of the rounds' ratios (lowest to highest): " + versus(default, best) + ".")
+    ort = next((r for r in rows if r["engine"] == "ONNX Runtime"), None)
+    if ort is not None and ort["safe"] and default is not None and default["safe"]:
+        text.append("ONNX Runtime against `load_predictor`'s default, the same way: " + versus(ort, default) + ".")
+    if unsettled:
+        text.append("A range on both sides of 1.00x is a difference this run does not settle: the ratios move "
+                    "from round to round with the other jobs on the machine.")
+    if default is not None:
+        text.append("`predict --model` runs `paddle.inference` with `load_predictor`'s defaults; why it does not "
+                    f"switch to ONNX Runtime (a second engine must be at least {ONNX_WORTH - 1:.0%} faster at batch "
+                    f"{big}{predict_default_batch_note(big)}, reliably, to be worth it), with the runs behind that "
+                    "choice, is written at `CPU_DEFAULTS` in `palm_utils/deploy/export.py`.")
+    unsafe = [r["engine"] for r in rows if not r["safe"]]
+    if unsafe:
+        text.append("Not safe (probabilities further than the tolerance from eager Paddle's): " + ", ".join(unsafe) + ".")
+    return [" ".join(text)] if text else []
+
+
+def _gain(row: dict, ref: dict, batch: str) -> tuple[float, float, float]:
+    """``row``'s speed over ``ref``'s at ``batch``: the median, lowest and
+    highest of the ratios round by round (both ran in every round), or the
+    ratio of their ratios to eager when the samples are not there."""
+    pairs = list(zip(row.get("samples", {}).get(batch, []), ref.get("samples", {}).get(batch, [])))
+    if not pairs:
+        gain = row["ratio"][batch] / ref["ratio"][batch]
+        return gain, gain, gain
+    ratios = [a / b for a, b in pairs]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def predict_default_batch_note(batch: str) -> str:
+    return " (`predict`'s default batch size)" if batch == "10" else ""
+
+
+def _setting(row: dict) -> str:
+    return row["engine"][len("paddle.inference, "):]
+
+
+def replace_section(text: str, section: str) -> str:
+    """``text`` with the section that starts with ``section``'s first line
+    (a ``## `` heading) replaced by ``section``, up to the next ``## ``
+    heading; appended at the end when there is none. Nothing else changes."""
+    heading = section.splitlines()[0]
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip("\n") == heading), None)
+    section = section.rstrip("\n") + "\n"
+    if start is None:
+        body = text.rstrip("\n")
+        return (body + "\n\n" if body else "") + section
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    tail = "".join(lines[end:])
+    return "".join(lines[:start]) + section + ("\n" + tail if tail else "")

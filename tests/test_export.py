@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from palm_utils.deploy.export import (PROGRAM_SUFFIXES, Predictor, export_model, export_onnx,
-                               load_predictor, program_file)
+from palm_utils.deploy.export import (CPU_DEFAULTS, PROGRAM_SUFFIXES, Predictor, export_model, export_onnx,
+                                      load_predictor, onednn_available, program_file)
+from palm_utils.deploy.predict import sigmoid
 from palm_utils.runtime import paddle, set_seed
 
 nn = paddle.nn
@@ -123,6 +124,43 @@ def test_inference_predictor_matches_eager(exported, batch):
     diff = float(np.abs(got - expected).max())
     print(f"{prefix.name} batch {batch}: max |eager - inference| = {diff:.2e}")
     assert diff < TOLERANCE
+
+
+def test_default_cpu_predictor_gives_eager_probabilities(exported):
+    """What predict --model runs on the CPU: load_predictor's defaults
+    (oneDNN where the build has it, graph optimisation, every core)."""
+    model, prefix, _ = exported
+    predictor = load_predictor(prefix, device="cpu")
+    expected = dict(CPU_DEFAULTS, onednn=CPU_DEFAULTS["onednn"] and onednn_available())
+    assert {k: predictor.settings[k] for k in expected} == expected
+    assert predictor.settings["device"] == "cpu" and predictor.settings["threads"] >= 1
+    x = np.random.default_rng(7).uniform(-1, 1, (5, *SHAPE)).astype("float32")
+    eager, got = sigmoid(_eager(model, x)), sigmoid(predictor(x))
+    assert np.abs(got - eager).max() < 1e-6
+    assert ((got > 0.5) == (eager > 0.5)).all()
+
+
+@pytest.mark.parametrize("onednn", [False, True])
+@pytest.mark.parametrize("ir_optim", [False, True])
+def test_every_cpu_setting_matches_eager(exported, onednn, ir_optim):
+    """The settings the benchmark compares (docs/benchmarks.md, section 4)."""
+    if onednn and not onednn_available():
+        pytest.skip("this Paddle build has no oneDNN")
+    model, prefix, _ = exported
+    predictor = load_predictor(prefix, device="cpu", threads=1, onednn=onednn, ir_optim=ir_optim)
+    assert predictor.settings == {"device": "cpu", "threads": 1, "onednn": onednn, "ir_optim": ir_optim}
+    x = np.random.default_rng(8).uniform(-1, 1, (2, *SHAPE)).astype("float32")
+    assert np.abs(predictor(x) - _eager(model, x)).max() < TOLERANCE
+
+
+def test_onednn_on_a_build_without_it_is_a_clear_error(exported, monkeypatch):
+    from palm_utils.deploy import export
+
+    monkeypatch.setattr(export, "onednn_available", lambda: False)
+    _, prefix, _ = exported
+    with pytest.raises(ValueError, match="no oneDNN"):
+        load_predictor(prefix, device="cpu", onednn=True)
+    assert load_predictor(prefix, device="cpu").settings["onednn"] is False  # the default falls back
 
 
 def test_training_mode_is_restored_after_export(tmp_path):

@@ -113,6 +113,27 @@ def test_cli_with_exported_model(model, folder, tmp_path, capsys):
     assert not list(out.parent.glob("*.tmp"))  # written atomically
 
 
+def test_cli_model_runs_load_predictors_defaults(model, folder, tmp_path, monkeypatch):
+    """predict --model takes load_predictor's default engine (on the CPU:
+    oneDNN where the build has it), which gives eager Paddle's probabilities."""
+    from palm_utils.deploy import export
+
+    made = []
+    real = export.load_predictor
+    monkeypatch.setattr(export, "load_predictor", lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])
+    export_model(model, tmp_path / "tiny")
+    good = [str(folder / n) for n in GOOD]
+    assert predict_main(["--model", str(tmp_path / "tiny"), *good, "--out", str(tmp_path / "out.csv")]) == 0
+    (predictor,) = made
+    if predictor.settings["device"] == "cpu":
+        defaults = dict(export.CPU_DEFAULTS, onednn=export.CPU_DEFAULTS["onednn"] and export.onednn_available())
+        assert {k: predictor.settings[k] for k in defaults} == defaults
+    risk = pd.read_csv(tmp_path / "out.csv")["PM Risk"]
+    eager = predict(model, good)["PM Risk"]
+    np.testing.assert_allclose(risk, eager, atol=1e-6)
+    assert ((risk > 0.5) == (eager > 0.5)).all()
+
+
 def test_cli_with_net_and_params(model, folder, tmp_path, capsys):
     """--net is a netspec spec (palm_utils.netspec): here this test module's class (``module:Class``),
     with --net-arg passed to its constructor."""

@@ -5,7 +5,10 @@ model code.
   writes ``PREFIX.json`` (the PIR program) and ``PREFIX.pdiparams``; Paddle
   2.6 writes ``PREFIX.pdmodel`` and ``PREFIX.pdiparams``.
 - :func:`load_predictor`: the exported files in a ``paddle.inference``
-  predictor, called like a function on a NumPy batch.
+  predictor, called like a function on a NumPy batch. On the CPU it runs
+  with oneDNN and Paddle's graph optimisation on every core
+  (:data:`CPU_DEFAULTS`): about twice as fast as eager Paddle, with its
+  probabilities (``docs/benchmarks.md``, section 4).
 - :func:`export_onnx`: an ONNX file (needs the ``paddle2onnx`` package) for
   ONNX Runtime, OpenVINO, TensorRT, ...
 
@@ -61,13 +64,55 @@ def program_file(path_prefix) -> Path:
     )
 
 
+#: How :func:`load_predictor` sets up ``paddle.inference`` on the CPU (with
+#: every core as ``cpu_math_library_num_threads``, which is 1 by default).
+#: Measured with ``python -m benchmarks --only predict`` (docs/benchmarks.md,
+#: section 4: ResNet-50, 2 Xeon cores shared with other jobs):
+#:
+#: - oneDNN: about 2x eager Paddle at batch 1 and 10 (1.9x to 2.3x over five
+#:   runs on Paddle 3.3; 1.8x and 2.5x on 2.6), probabilities within 1e-5 of
+#:   eager's. Without it, paddle.inference ran at 0.8x to 1.2x eager.
+#: - ``ir_optim``: Paddle 2.6 places its oneDNN kernels in a graph pass, so
+#:   without it 2.6 runs no oneDNN at all (1.0x eager). On Paddle 3 (PIR) the
+#:   two ran within noise of each other (without: 0.92x to 1.15x at batch 10
+#:   over five runs), so it stays on, as on 2.6.
+#: - ONNX Runtime (``export_onnx``) against these settings, six runs: batch
+#:   10 from 0.89x (load 4 to 6 on the 2 cores) to 1.33x (a quiet machine),
+#:   median 1.13x; batch 1 from 0.63x to 1.23x, median 0.94x. Below the 15 %
+#:   that would pay for a second engine (an extra export, an extra package,
+#:   and a stale ``.onnx`` beside a newer export to guard against), so
+#:   ``predict --model`` stays on paddle.inference.
+#:
+#: Both are also what a bare ``inference.Config`` sets on Paddle 2.6 and 3.x
+#: (x86 builds); they are set explicitly all the same.
+CPU_DEFAULTS = {"onednn": True, "ir_optim": True}
+
+
+def onednn_available() -> bool:
+    """Whether this Paddle build has oneDNN (formerly MKL-DNN): x86 builds do;
+    ARM and macOS builds may not."""
+    core = paddle.base.core
+    check = getattr(core, "is_compiled_with_onednn", None) or getattr(core, "is_compiled_with_mkldnn", None)
+    return bool(check and check())
+
+
+def _set_onednn(config, on: bool) -> None:
+    # Paddle 3 names it oneDNN (enable_onednn, and keeps the old names);
+    # Paddle 2.6 has only enable_mkldnn / disable_mkldnn.
+    verb = "enable" if on else "disable"
+    (getattr(config, f"{verb}_onednn", None) or getattr(config, f"{verb}_mkldnn"))()
+
+
 class Predictor:
     """A ``paddle.inference`` predictor called like a model on NumPy:
-    ``predictor(batch)`` -> the first output (logits) as an array."""
+    ``predictor(batch)`` -> the first output (logits) as an array.
+    ``settings``: the device and, on the CPU, threads, oneDNN and graph
+    optimisation it was created with."""
 
-    def __init__(self, predictor, path_prefix):
+    def __init__(self, predictor, path_prefix, settings: dict | None = None):
         self.predictor = predictor
         self.path_prefix = Path(path_prefix)
+        self.settings = dict(settings or {})
         self.input_name = predictor.get_input_names()[0]
         self.output_name = predictor.get_output_names()[0]
 
@@ -83,10 +128,17 @@ class Predictor:
         return f"Predictor({str(self.path_prefix)!r})"
 
 
-def load_predictor(path_prefix, device: str | None = None, threads: int | None = None) -> Predictor:
+def load_predictor(path_prefix, device: str | None = None, threads: int | None = None,
+                   onednn: bool | None = None, ir_optim: bool | None = None) -> Predictor:
     """Load what :func:`export_model` wrote into a ``paddle.inference``
-    predictor. ``device``: ``"cpu"``, ``"gpu"`` or ``None`` (the GPU when
-    there is one). ``threads``: CPU threads (default: every core)."""
+    predictor. ``device``: ``"cpu"``, ``"gpu"``, ``"gpu:N"`` or ``None`` (the
+    GPU when there is one; ``"gpu"`` is the one :func:`~palm_utils.runtime.gpu_index`
+    names, as in training). On the CPU: ``threads`` (default: every core), ``onednn``
+    and ``ir_optim`` (default: :data:`CPU_DEFAULTS`; oneDNN only where the
+    build has it). ``ir_optim`` also applies on the GPU.
+
+    Paddle 3 runs a ``.json`` program on its new IR (PIR) and executor by
+    itself; Paddle 2.6 reads ``.pdmodel`` programs only."""
     from paddle import inference
 
     model_file = program_file(path_prefix)
@@ -94,13 +146,25 @@ def load_predictor(path_prefix, device: str | None = None, threads: int | None =
     if not params_file.is_file():
         raise FileNotFoundError(f"{params_file}: parameters of the exported model not found.")
     config = inference.Config(str(model_file), str(params_file))
-    if (device or ("gpu" if runtime.has_gpu() else "cpu")).startswith("gpu"):
-        config.enable_use_gpu(256, 0)
+    ir_optim = CPU_DEFAULTS["ir_optim"] if ir_optim is None else bool(ir_optim)
+    device = device or ("gpu" if runtime.has_gpu() else "cpu")
+    if device.startswith("gpu"):
+        index = int(device.split(":")[1]) if ":" in device else runtime.gpu_index()
+        config.enable_use_gpu(256, index)
+        settings = {"device": f"gpu:{index}"}
     else:
+        if onednn and not onednn_available():
+            raise ValueError(f"this Paddle build ({paddle.__version__}) has no oneDNN.")
+        if onednn is None:
+            onednn = CPU_DEFAULTS["onednn"] and onednn_available()
         config.disable_gpu()
-        config.set_cpu_math_library_num_threads(threads or runtime.cpu_threads())
+        threads = threads or runtime.cpu_threads()
+        config.set_cpu_math_library_num_threads(threads)
+        _set_onednn(config, onednn)
+        settings = {"device": "cpu", "threads": threads, "onednn": bool(onednn)}
+    config.switch_ir_optim(ir_optim)
     config.disable_glog_info()
-    return Predictor(inference.create_predictor(config), path_prefix)
+    return Predictor(inference.create_predictor(config), path_prefix, dict(settings, ir_optim=ir_optim))
 
 
 def export_onnx(model, path, input_shape=(3, 224, 224), opset_version: int = 11) -> Path:
