@@ -9,12 +9,15 @@
 #      under strict nbval in quick mode again.
 #   3. .venv-paddle32 (scripts/setup_paddle32.sh): Paddle 3.2.2 (what AI
 #      Studio's notebooks run now) with NumPy 2.2.6, palm_utils installed as
-#      in line 1; the unit tests and every chapter under strict nbval in quick
-#      mode. Paddle 3.2 prints "Non compatible API" warnings on stderr that
-#      3.3 does not.
+#      in line 1; every chapter under strict nbval in quick mode (Paddle 3.2
+#      prints "Non compatible API" warnings on stderr that 3.3 does not), and
+#      the unit tests that exercise Paddle's API; the ones of plain Python,
+#      NumPy and OpenCV logic (labels, images, the stand-in, data discovery,
+#      metrics and paired tests, the command line's argument checks) run on
+#      lines 1 and 2, whose NumPy and OpenCV bracket this line's.
 # Tests that do not depend on the Paddle line run on line 1 only: the book,
-# the maintainers' tools (benchmark, full runs), the checks of the
-# committed notebooks' files and of the package's layers.
+# the maintainers' tools (benchmark, full runs, the comparisons runner), the
+# checks of the committed notebooks' files and of the package's layers.
 # PALM_LINES=3, PALM_LINES=2.6 or PALM_LINES=3.2 runs one line only (or give
 # several: PALM_LINES="3 3.2"); other arguments go to pytest.
 set -euo pipefail
@@ -23,7 +26,12 @@ lines=${PALM_LINES:-"3 2.6 3.2"}
 export PALM_OFFLINE=1 PALM_QUICK=1
 line_only=(--ignore=tests/test_book.py --ignore=tests/test_bench.py
            --ignore=tests/test_full_run.py --ignore=tests/test_notebooks_clean.py
-           --ignore=tests/test_layers.py)
+           --ignore=tests/test_layers.py --ignore=tests/test_experiments.py)
+paddle_free=(--ignore=tests/test_aistudio.py --ignore=tests/test_aistudio_chapter.py
+             --ignore=tests/test_cli_errors.py --ignore=tests/test_compare.py
+             --ignore=tests/test_discovery.py --ignore=tests/test_labels.py
+             --ignore=tests/test_metrics.py --ignore=tests/test_plots.py
+             --ignore=tests/test_reader.py --ignore=tests/test_standin.py)
 versions() {
     echo "Paddle $(python -W ignore -c 'import paddle; print(paddle.__version__)'), NumPy $(python -c 'import numpy; print(numpy.__version__)')"
 }
@@ -46,7 +54,7 @@ for line in $lines; do
         (source scripts/setup_paddle32.sh
          echo "== line 3: $(versions)"
          python -m pytest --nbval --nbval-current-env --durations=15 tests notebooks \
-             "${line_only[@]}" "$@") || status=1
+             "${line_only[@]}" "${paddle_free[@]}" "$@") || status=1
         ;;
     *)
         echo "test.sh: unknown line '$line' in PALM_LINES (choose from 3, 2.6, 3.2)" >&2
