@@ -35,6 +35,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .argtypes import one_line
 from .runtime import paddle
 
 _IDENT = re.compile(r"^[A-Za-z_]\w*$")
@@ -244,7 +245,7 @@ def _call(s: NetSpec, factory, kwargs: dict, given: dict):
         if not given:
             raise
         raise NetworkSpecError(
-            f"{shown} failed ({type(exc).__name__}: {' '.join(str(exc).split())}). "
+            f"{shown} failed ({type(exc).__name__}: {one_line(exc)}). "
             f"Check the keyword arguments (--net-arg); {takes}.") from exc
 
 

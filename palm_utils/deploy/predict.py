@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..argtypes import existing_path, one_line, output_file, positive_int
 from ..checkpoint import atomic_write_bytes, load_params
 from ..evaluation import main_logits
 from ..labels import is_image_file
@@ -120,33 +121,7 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     rejected while parsing, naming the argument."""
     from ..netspec import net_spec_arg, parse_net_arg
 
-    def existing(text):
-        if not Path(text).expanduser().exists():
-            raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
-        return text
-
-    def csv_path(text):
-        out = Path(text).expanduser()
-        if not text.strip() or out.is_dir():
-            raise argparse.ArgumentTypeError(f"{text!r} is not a file name; give the CSV file to write")
-        parent = out.absolute().parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir():
-            raise argparse.ArgumentTypeError(f"{parent} is a file, so {text} cannot be written; "
-                                             "choose another path")
-        return text
-
-    def positive(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
-        return value
-
-    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", type=existing,
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", type=existing_path,
                         help="image files, or folders whose .jpg/.jpeg/.png files are all predicted")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", metavar="PREFIX",
@@ -156,9 +131,9 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="the network the checkpoint belongs to")
     parser.add_argument("--net-arg", action="append", type=parse_net_arg, default=[], metavar="KEY=VALUE",
                         help="an argument of the network's class, e.g. depth=18 (repeatable)")
-    parser.add_argument("--out", type=csv_path, default=DEFAULT_OUT,
+    parser.add_argument("--out", type=output_file, default=DEFAULT_OUT,
                         help=f"CSV to write (default {DEFAULT_OUT})")
-    parser.add_argument("--batch-size", type=positive, default=10)
+    parser.add_argument("--batch-size", type=positive_int, default=10)
     return parser
 
 
@@ -185,12 +160,12 @@ def run_predict(args) -> int:
         frame = predict(model, args.inputs, batch_size=args.batch_size)
         errors = frame.attrs["errors"]
         for message in errors.values():
-            print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+            print(f"error: {one_line(message)}", file=sys.stderr)
         if len(frame) == 0:
             return 1  # nothing to write
         out = write_csv(frame, args.out)
     except (OSError, ValueError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     print(f"Wrote {len(frame)} prediction(s) to {out}"
           + (f"; {len(errors)} input(s) failed (listed above)." if errors else "."))
