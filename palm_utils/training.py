@@ -277,14 +277,13 @@ def fit(model, optimizer, train_loader, valid_loader, loss_fn, evaluate, epochs:
         result = None
         save()
 
-    if test is not None and history and (result is None or result.get("epoch") != chosen["epoch"]):
+    if test is not None and history:
         if chosen["epoch"] != history[-1]["epoch"]:
-            load_params(model, best_path)
-        t0 = time.perf_counter()
-        result = {"epoch": chosen["epoch"], **test(model), "seconds": time.perf_counter() - t0}
-        save(result)
-    elif test is not None and result is not None and chosen["epoch"] != history[-1]["epoch"]:
-        load_params(model, best_path)
+            load_params(model, best_path)  # the model ends holding the chosen epoch
+        if result is None or result.get("epoch") != chosen["epoch"]:
+            t0 = time.perf_counter()
+            result = {"epoch": chosen["epoch"], **test(model), "seconds": time.perf_counter() - t0}
+            save(result)
     history.test = result
     if result is not None:
         say(f"test ({result.get('n', '?')} images), epoch {result['epoch']} "
