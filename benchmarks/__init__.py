@@ -4,7 +4,7 @@ It times the chapters' networks (:mod:`palm_utils.models`, generated from
 the notebooks) and writes its report into the checkout's ``docs/``, so it
 lives in the checkout, outside the installed ``palm_utils`` package.
 
-Four parts, each measured side by side in one run and reported as ratios
+Five parts, each measured side by side in one run and reported as ratios
 (absolute seconds on a shared machine mean little):
 
 1. :mod:`~benchmarks.pipeline`  the course's reader against palm_utils'
@@ -18,6 +18,8 @@ Four parts, each measured side by side in one run and reported as ratios
    graph optimisation) and ONNX Runtime, with their agreement.
    ``python -m benchmarks --only predict`` runs this part alone and replaces
    just its section of the report.
+5. :mod:`~benchmarks.batch`     training images per second at batch 10
+   (the course's) and 32, for a few networks (``--only batch``).
 
 :mod:`~benchmarks.report` turns the results into the Markdown table
 written to ``docs/benchmarks.md``.
@@ -28,7 +30,7 @@ import datetime
 import tempfile
 from pathlib import Path
 
-from . import machine, networks, pipeline, predict, report, step
+from . import batch, machine, networks, pipeline, predict, report, step
 from palm_utils.runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
 
 DEFAULT_OUT = networks.CHECKOUT / "docs" / "benchmarks.md"
@@ -145,6 +147,24 @@ def run_predict_only(network: str = PREDICT_NETWORK, rounds: int = PREDICT_ROUND
         old = out.read_text(encoding="utf-8") if out.is_file() else "# Benchmarks\n"
         report.write_atomic(out, report.replace_section(old, section))
         log(f"Section 4 written to {out}")
+    return results
+
+
+def run_batch_only(networks=batch.NETWORKS, rounds: int = batch.ROUNDS, out: Path | None = DEFAULT_OUT,
+                   log=print, **options) -> dict:
+    """Part 5 alone (``python -m benchmarks --only batch``): training images
+    per second at batch 10 and 32, replacing only section 5 of ``out``."""
+    info = machine.detect()
+    log(f"Machine: {info.describe()}")
+    results = batch.run(networks, rounds=rounds, log=log, **options)
+    section = batch.markdown(results, info.describe(), datetime.date.today().isoformat(),
+                             "python -m benchmarks --only batch")
+    log(section)
+    if out is not None:
+        out = Path(out)
+        old = out.read_text(encoding="utf-8") if out.is_file() else "# Benchmarks\n"
+        report.write_atomic(out, report.replace_section(old, section))
+        log(f"Section 5 written to {out}")
     return results
 
 

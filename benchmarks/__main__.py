@@ -1,7 +1,8 @@
 """``python -m benchmarks [--images 40] [--steps 3] [--networks LeNet ...]``,
 run from the root of a checkout: writes docs/benchmarks.md.
 ``python -m benchmarks --only predict`` runs part 4 (prediction throughput)
-alone and replaces only its section."""
+alone and replaces only its section; ``--only batch`` does the same for
+part 5 (batch 10 against 32)."""
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,15 @@ def main(argv=None) -> None:
     parser.add_argument("--predict-network", default=bench.PREDICT_NETWORK,
                         help="network for the prediction throughput (part 4; '' to skip)")
     parser.add_argument("--predict-rounds", type=int, default=bench.PREDICT_ROUNDS)
-    parser.add_argument("--only", choices=["predict"],
-                        help="run part 4 only and replace just its section of the report")
+    parser.add_argument("--only", choices=["predict", "batch"],
+                        help="run part 4 (predict) or part 5 (batch) only and replace just its section")
     parser.add_argument("--out", default=None, help="Markdown report (default docs/benchmarks.md)")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else bench.DEFAULT_OUT
     try:
+        if args.only == "batch":
+            bench.run_batch_only(out=out)
+            return
         if args.only == "predict":
             bench.run_predict_only(args.predict_network or bench.PREDICT_NETWORK, rounds=args.predict_rounds,
                                    out=out)

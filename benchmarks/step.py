@@ -1,4 +1,4 @@
-"""One training step (batch 10: forward, backward, optimizer step), timed.
+"""One training step (batch 10 unless asked: forward, backward, optimizer step), timed.
 
 Each measurement builds the network afresh, runs ``warmup`` untimed steps
 and reports the median of ``steps`` timed ones. Paddle runs in this process
@@ -62,30 +62,31 @@ def _median_time(step, steps: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def _batch(layout: str = "NCHW", seed: int = 0):
+def _batch(layout: str = "NCHW", seed: int = 0, batch: int = BATCH):
     rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, (BATCH, 3, 224, 224)).astype("float32")
+    x = rng.uniform(-1, 1, (batch, 3, 224, 224)).astype("float32")
     if layout == "NHWC":
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    y = rng.integers(0, 2, (BATCH, 1)).astype("float32")
+    y = rng.integers(0, 2, (batch, 1)).astype("float32")
     return x, y
 
 
 def paddle_step(name: str, threads: int, steps: int = 3, warmup: int = 1, layout: str = "NCHW",
                 flags: dict | None = None, to_static: bool = False, amp: str | None = None,
-                device: str = "cpu") -> float:
-    """Median seconds per training step of chapter network ``name`` in Paddle.
-    ``amp`` is an autocast dtype (``"float16"`` on a GPU, ``"bfloat16"``)."""
+                device: str = "cpu", batch: int = BATCH) -> float:
+    """Median seconds per training step of chapter network ``name`` in Paddle
+    on ``batch`` images. ``amp`` is an autocast dtype (``"float16"`` on a
+    GPU, ``"bfloat16"``)."""
     previous = paddle.get_device()
     paddle.set_device(device)
     try:
         with paddle_settings(threads, flags):
-            return _paddle_step(name, steps, warmup, layout, to_static, amp)
+            return _paddle_step(name, steps, warmup, layout, to_static, amp, batch)
     finally:
         paddle.set_device(previous)
 
 
-def _paddle_step(name, steps, warmup, layout, to_static, amp):
+def _paddle_step(name, steps, warmup, layout, to_static, amp, batch=BATCH):
     paddle.seed(0)
     model = networks.build(name, networks.paddle_namespace(layout))
     model.train()
@@ -97,7 +98,7 @@ def _paddle_step(name, steps, warmup, layout, to_static, amp):
         forward = paddle.jit.to_static(model)
         warnings.filterwarnings("ignore", message=".*'place' interface for pir.*")
     scaler = paddle.amp.GradScaler() if amp == "float16" else None
-    x, y = (paddle.to_tensor(a) for a in _batch(layout))
+    x, y = (paddle.to_tensor(a) for a in _batch(layout, batch=batch))
 
     def step():
         with paddle.amp.auto_cast(enable=bool(amp), dtype=amp or "float16", level="O1"):

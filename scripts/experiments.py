@@ -4,6 +4,7 @@
     python scripts/experiments.py plan    [--recipe R] [--networks N ...] [--seeds S ...]
     python scripts/experiments.py run     [same selection] [--budget-minutes M] [--dry-run]
     python scripts/experiments.py status
+    python scripts/experiments.py sweep     (the sweep's held-out table and its choice)
 
 Every run is ``python -m palm_utils train`` in a child process, on the real
 data in ``../shared/data/palm224`` (or ``$PALM_DATA_DIR``): the training
@@ -77,6 +78,7 @@ class Recipe:
     augment: bool = False
     label_smoothing: float = 0.0
     select: str = "best"
+    test: bool = True    #: measure the chosen epoch on the test set (False: a sweep's run)
     networks: tuple = tuple(NETWORKS)  #: the networks this recipe is run for
     seeds: tuple = (1, 2, 3)
     #: network -> fields that differ for it (the chapters' own recipes)
@@ -93,6 +95,8 @@ class Recipe:
                "--batch-size", str(self.batch_size), "--select", self.select]
         if self.label_smoothing:
             out += ["--label-smoothing", repr(self.label_smoothing)]
+        if not self.test:
+            out.append("--no-test")
         return out + (["--augment"] if self.augment else [])
 
 
@@ -111,6 +115,84 @@ RECIPES = {
         "googlenet": _DECAY, "resnet18": _DECAY, "resnet50": _DECAY, "densenet121": _DECAY,
         "se_resnet50": _DECAY, "inception_v3": {**_DECAY, "label_smoothing": 0.1}}),
 }
+
+
+#: The sweep that chooses the shared recipe. Its runs never read the test
+#: set (``test=False``); they are compared on the held-out training images
+#: only. The rule, fixed before any sweep run: a setting's score is the mean,
+#: over the sweep's networks, of the held-out accuracy of the epoch each run
+#: chose (its best held-out epoch, as every run chooses); a tie (within one
+#: image of 80) goes to the higher mean held-out AUC. Stage 1 chooses the
+#: optimizer and learning rate among four (the course's Momentum 0.001, a
+#: ten times larger one, and Adam at 0.001 and 0.0003), all at the course's
+#: batch 10 (see docs/benchmarks.md, section 5), 5 epochs, no augmentation,
+#: no weight decay. Stage 2 tries the winner with augmentation.
+SWEEP_NETWORKS = ("resnet18", "mobilenet_v2")
+SWEEP_SEED = 101   #: not one of the leaderboard's seeds
+
+
+def _sweep(**fields) -> Recipe:
+    return Recipe(networks=SWEEP_NETWORKS, seeds=(SWEEP_SEED,), test=False, **fields)
+
+
+RECIPES.update({
+    "sweep-momentum-0.001": _sweep(optimizer="momentum", lr=0.001),
+    "sweep-momentum-0.01": _sweep(optimizer="momentum", lr=0.01),
+    "sweep-adam-0.001": _sweep(optimizer="adam", lr=0.001),
+    "sweep-adam-0.0003": _sweep(optimizer="adam", lr=0.0003),
+})
+
+
+def sweep_rows(recipes: dict | None = None) -> list[dict]:
+    """One row per sweep recipe (``test=False``): each network's chosen epoch
+    on the held-out images, and the means the rule compares."""
+    from palm_utils.results import best_epoch
+
+    rows = []
+    for name, recipe in (recipes or RECIPES).items():
+        if recipe.test:
+            continue
+        chosen = {}
+        for net in recipe.networks:
+            for seed in recipe.seeds:
+                path = result_path(name, net, seed)
+                if path.is_file():
+                    history = json.loads(path.read_text(encoding="utf-8"))["history"]
+                    chosen[(net, seed)] = best_epoch(history)
+        wanted = len(recipe.networks) * len(recipe.seeds)
+        row = {"recipe": name, "done": len(chosen), "runs": wanted, "chosen": chosen}
+        if chosen:
+            for key in ("val_acc", "val_auc", "val_loss"):
+                row[key] = sum(c[key] for c in chosen.values()) / len(chosen)
+        rows.append(row)
+    return rows
+
+
+def sweep_winner(rows: list[dict], tie: float = 1 / 80) -> str | None:
+    """The rule: among finished settings the highest mean held-out accuracy;
+    those within ``tie`` of it are decided by the higher mean held-out AUC."""
+    done = [r for r in rows if r["done"] == r["runs"] and r["runs"]]
+    if not done:
+        return None
+    top = max(r["val_acc"] for r in done)
+    return max((r for r in done if r["val_acc"] >= top - tie - 1e-12), key=lambda r: r["val_auc"])["recipe"]
+
+
+def print_sweep() -> None:
+    rows = sweep_rows()
+    nets = [n for n in SWEEP_NETWORKS]
+    print("| setting | " + " | ".join(f"{n} held-out acc / AUC (epoch)" for n in nets)
+          + " | mean acc | mean AUC | runs |")
+    print("|---|" + "---|" * len(nets) + "---:|---:|---:|")
+    for r in rows:
+        cells = []
+        for n in nets:
+            c = next((v for (net, _), v in r["chosen"].items() if net == n), None)
+            cells.append(f"{c['val_acc']:.4f} / {c['val_auc']:.4f} ({c['epoch']})" if c else "–")
+        means = (f"{r['val_acc']:.4f} | {r['val_auc']:.4f}" if r["done"] else "– | –")
+        print(f"| {r['recipe']} | " + " | ".join(cells) + f" | {means} | {r['done']}/{r['runs']} |")
+    winner = sweep_winner(rows)
+    print(f"\nChosen by the rule: {winner}" if winner else "\nNo setting has finished yet.")
 
 
 def run_id(recipe: str, network: str, seed: int) -> str:
@@ -199,7 +281,7 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
         raise RuntimeError(f"{run_id(recipe, network, seed)}: training exited {done.returncode}; "
                            f"run again to resume from {work}")
     history = json.loads((work / "history.json").read_text(encoding="utf-8"))
-    if not history.get("test") or len(history["epochs"]) != rec.epochs:
+    if (rec.test and not history.get("test")) or len(history["epochs"]) != rec.epochs:
         raise RuntimeError(f"{run_id(recipe, network, seed)}: {work}/history.json is not a finished "
                            "run; run again to resume")
     settings = {k: v for k, v in asdict(rec).items() if k not in ("networks", "seeds", "per_network")}
@@ -213,7 +295,7 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("plan", "run", "status"))
+    parser.add_argument("command", choices=("plan", "run", "status", "sweep"))
     parser.add_argument("--recipe", action="append", help="a recipe of RECIPES (repeatable; default all)")
     parser.add_argument("--networks", nargs="+", help="networks (default: the recipe's)")
     parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the recipe's)")
@@ -222,6 +304,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="say what would run")
     args = parser.parse_args(argv)
 
+    if args.command == "sweep":
+        print_sweep()
+        return 0
     runs = selected(args) if args.command != "status" else selected(
         argparse.Namespace(recipe=None, networks=None, seeds=None))
     pending = [r for r in runs if not result_path(*r).is_file()]

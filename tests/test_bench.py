@@ -258,3 +258,35 @@ def test_only_predict_replaces_just_its_section(tmp_path, monkeypatch):
     main(["--only", "predict", "--out", str(out)])  # again: replaced, not added
     assert calls[1][0] == bench.PREDICT_NETWORK
     assert out.read_text().count(report.PREDICT_HEADING) == 1 and out.read_text().startswith(SECTIONS)
+
+
+def test_batch_section_measures_both_batches_and_reports_ratios(monkeypatch):
+    from benchmarks import batch
+
+    seen = []
+
+    def fake_step(name, threads, steps, warmup, batch):
+        seen.append((name, batch))
+        return {10: 1.0, 32: 2.0}[batch] if name == "A" else {10: 1.0, 32: 4.0}[batch]
+
+    monkeypatch.setattr(batch.step, "paddle_step_isolated", fake_step)
+    res = batch.run(["A", "B"], rounds=2, threads=2, log=lambda *_: None)
+    # every pair once a round, the batch sizes taking turns going first
+    assert seen == [("A", 10), ("A", 32), ("B", 10), ("B", 32), ("A", 32), ("A", 10), ("B", 32), ("B", 10)]
+    assert res["networks"]["A"]["ratios"] == [1.6, 1.6]   # 16 img/s over 10 img/s
+    assert res["networks"]["B"]["ratios"] == [0.8, 0.8]   # 8 over 10
+    text = batch.markdown(res, "m", "d", "python -m benchmarks --only batch")
+    assert text.startswith("## 5. Batch size\n")
+    assert "| A | 10.0 | 16.0 | 1.60x (1.60x to 1.60x) |" in text
+    assert "batch 32 trains more images per second than batch 10 in every round (by more than 5 %) for A" in text
+    assert "batch 32 trains fewer images per second than batch 10 in every round (by more than 5 %) for B" in text
+    assert "batch 10 stays" not in text   # A gained
+    res["networks"].pop("A")
+    assert "does not use this CPU better for any of them: batch 10 stays." in batch.markdown(res, "m", "d", "c")
+
+
+def test_batch_step_really_uses_the_batch_size():
+    from benchmarks import step
+
+    x, y = step._batch(batch=4)
+    assert x.shape == (4, 3, 224, 224) and y.shape == (4, 1)

@@ -261,7 +261,7 @@ def test_every_documented_argument_has_a_row():
         argv = param.values[0]
         if argv:
             used.setdefault(argv[0], set()).update(argv)
-    flags = {"--help", "--force", "--augment", "--amp", "--no-progress"}  # no value to get wrong
+    flags = {"--help", "--force", "--augment", "--amp", "--no-progress", "--no-test"}  # no value to get wrong
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     missing = [f"{name} {action.option_strings[-1]}" for name, sub in commands.items()
                for action in sub._actions

@@ -92,3 +92,24 @@ def test_an_interrupted_run_resumes(experiments, monkeypatch):
     assert len(trainings) == 1 and "--resume" in trainings[0]
     history = json.loads(experiments.result_path("test", "tiny", 2).read_text())["history"]
     assert [r["epoch"] for r in history["epochs"]] == [1, 2]
+
+
+def test_a_sweep_run_never_reads_the_test_set_and_the_rule_picks_on_held_out(experiments):
+    experiments.RECIPES["sweep-a"] = experiments.Recipe(epochs=1, batch_size=5, networks=("tiny",),
+                                                        seeds=(7,), test=False)
+    assert "--no-test" in experiments.RECIPES["sweep-a"].args()
+    assert experiments.main(["run", "--recipe", "sweep-a"]) == 0
+    record = json.loads(experiments.result_path("sweep-a", "tiny", 7).read_text())
+    assert record["run"]["test"] is False and record["history"]["test"] is None
+    rows = experiments.sweep_rows({"sweep-a": experiments.RECIPES["sweep-a"]})
+    assert rows[0]["done"] == 1 and 0 <= rows[0]["val_acc"] <= 1
+
+    def row(name, acc, auc, done=2):
+        return {"recipe": name, "done": done, "runs": 2, "val_acc": acc, "val_auc": auc}
+
+    # the higher held-out accuracy wins; within one image of 80 the higher AUC does
+    assert experiments.sweep_winner([row("a", 0.90, 0.99), row("b", 0.95, 0.90)]) == "b"
+    assert experiments.sweep_winner([row("a", 0.94, 0.99), row("b", 0.95, 0.90)]) == "a"
+    # an unfinished setting is not chosen
+    assert experiments.sweep_winner([row("a", 0.99, 0.99, done=1), row("b", 0.90, 0.90)]) == "b"
+    assert experiments.sweep_winner([row("a", 0.99, 0.99, done=0)]) is None

@@ -60,7 +60,7 @@ def test_train_one_epoch_quick_on_the_standin(tmp_path, standin_palm):
     # the session's stand-in where PALM_HOME keeps it (generating it again takes most of a minute)
     home_standin = copy_standin(standin_palm, tmp_path / "home" / "PALM-standin")
     proc, seconds = run([sys.executable, *TRAIN, "--net", f"{nb}:TinyBN", "--net-arg", "width=4",
-                         "--epochs", "3", "--optimizer", "adam", "--save-dir", str(save)],
+                         "--epochs", "3", "--optimizer", "adam", "--save-dir", str(save), "--no-test"],
                         tmp_path, timeout=300, PALM_QUICK="1", PALM_OFFLINE="1",
                         PALM_HOME=str(tmp_path / "home"))
     assert seconds < 120
@@ -72,6 +72,7 @@ def test_train_one_epoch_quick_on_the_standin(tmp_path, standin_palm):
     config = json.loads((save / "config.json").read_text())
     assert config["args"]["net"] == f"{nb}:TinyBN" and config["args"]["epochs"] == 3
     assert config["args"]["optimizer"] == "adam" and config["network_kwargs"] == {"width": 4}
+    assert config["args"]["no_test"] is True
     assert config["versions"]["paddle"] == paddle.__version__
     assert config["device"] == "cpu" and config["world_size"] == 1
     assert config["data"]["standin"] and config["quick"] and config["epochs_done"] == 1
@@ -80,6 +81,7 @@ def test_train_one_epoch_quick_on_the_standin(tmp_path, standin_palm):
     history = json.loads((save / "history.json").read_text())
     assert [h["epoch"] for h in history["epochs"]] == [1]      # quick mode: one epoch
     assert history["meta"]["model"] == "TinyBN"
+    assert history.get("test") is None          # --no-test: the test set was never read
     log = (save / "train.log").read_text()
     assert re.search(r"^epoch 1/1  train loss [\d.]+  val loss [\d.]+  acc [\d.]+", log, re.M)
     assert "Network: class TinyBN from file" in log and "\r" not in log

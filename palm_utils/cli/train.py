@@ -72,6 +72,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select", choices=("best", "last"), default="best",
                    help="the epoch reported on the test set: best on the held-out training "
                         "images (default), or the last")
+    p.add_argument("--no-test", action="store_true",
+                   help="measure nothing on the test set (for sweeps that choose settings on the "
+                        "held-out images; single process only)")
     p.add_argument("--amp", action="store_true", help="float16 mixed precision (GPU only)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --save-dir")
     p.add_argument("--save-dir", type=checked.output_dir, default=None,
@@ -212,6 +215,9 @@ def run_train(args) -> int:
     if args.resume:
         _check_resumable(save_dir)
     rank, world = pd_dist.init()
+    if args.no_test and world > 1:
+        raise ValueError("--no-test: runs in a single process only; drop it, or train without "
+                         "paddle.distributed.launch")
     main = rank == 0
     tee = None
     if main:
@@ -298,7 +304,8 @@ def _train(args, spec, save_dir: Path, rank: int, world: int, tee: _LogTee | Non
                                part="fit")
         holdout = pu.data_loader(info.train_dir, batch_size=args.batch_size, mode="valid",
                                  part="holdout")
-        test = pu.valid_data_loader(info.valid_dir, info.label_file, batch_size=args.batch_size)
+        test = None if args.no_test else pu.valid_data_loader(info.valid_dir, info.label_file,
+                                                              batch_size=args.batch_size)
         history = pu.train_pm(model, optimizer, train, holdout, test_loader=test, **common)
     else:
         done = 0
