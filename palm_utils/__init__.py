@@ -48,6 +48,7 @@ check_dependencies()  # one clear line if a package is missing, before anything 
 from .runtime import paddle  # noqa: E402,F401  (quiet import, MKL's AVX2 kernels on AMD)
 
 from .checkpoint import load_params  # noqa: E402  (after the check above)
+from . import checks  # noqa: E402,F401  (pu.checks: the exercises' check cells)
 from .datasets import DatasetInfo, find_dataset, load_mnist
 from .evaluation import evaluate_model, evaluation
 from .gradcam import grad_cam, show_grad_cam

@@ -4,6 +4,7 @@
     python scripts/notebooks.py run [--quick] [NAME ...]   execute in place, then clean
     python scripts/notebooks.py clean [NAME ...]           clean stored outputs
     python scripts/notebooks.py check [NAME ...]           exit 1 if any output is unclean
+    python scripts/notebooks.py fill [NAME ...]            outputs for new cells only (quick mode)
 
 NAME is a notebook file name or a prefix such as ``01``; default: all.
 ``run`` executes with the kernel ``python3`` in ``notebooks/`` and passes the
@@ -12,6 +13,12 @@ Cleaning numbers the code cells 1, 2, 3, ... as one top-to-bottom run does
 (nbval only compares cells that have a count), drops volatile metadata and
 keeps only what a terminal would show of progress bars (text after the last
 carriage return).
+``fill`` is for a cell added to a chapter whose stored outputs come from a
+full run: it executes a copy in quick mode and stores that run's outputs
+only in the code cells that have none and no execution count (the new ones),
+leaving every other cell as it was. Use it only for cells whose output does
+not depend on the data or on training (parameter counts, shapes, checks),
+which print the same in quick mode as in a full run.
 The check rejects stderr output, errors, memory addresses, absolute paths
 of the machine that ran the notebook, and nbval markers in code (nbval's
 cell tags such as ``nbval-ignore-output`` are what Jupyter and the book hide).
@@ -162,9 +169,37 @@ def run(path: Path, timeout: int | None, out: Path | None = None, **options) -> 
     return time.perf_counter() - t0
 
 
+def fill(path: Path, timeout: int | None = None) -> list[int]:
+    """Store quick-mode outputs in the new code cells of ``path`` (see the
+    module's docstring); returns their indices. The cells are matched by
+    position and source, so nothing else may change between the two."""
+    nb = nbformat.read(path, as_version=4)
+    new = [i for i, c in enumerate(nb.cells)
+           if c.cell_type == "code" and not c.outputs and c.execution_count is None]
+    if not new:
+        return []
+    os.environ["PALM_QUICK"] = "1"
+    scratch = path.parent / f".fill-{path.name}"   # beside it: the same working directory
+    try:
+        run(path, timeout, out=scratch)
+        ran = nbformat.read(scratch, as_version=4)
+    finally:
+        scratch.unlink(missing_ok=True)
+    error = first_error(ran)
+    if error:
+        raise RuntimeError(f"{path.name}: cell {error[0]} failed in quick mode: {error[1]}")
+    for i in new:
+        if ran.cells[i].source != nb.cells[i].source:
+            raise RuntimeError(f"{path.name}: cell {i} changed while it ran")
+        nb.cells[i].outputs = ran.cells[i].outputs
+    clean(nb)
+    nbformat.write(nb, path)
+    return new
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "clean", "check"])
+    parser.add_argument("command", choices=["run", "clean", "check", "fill"])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--quick", action="store_true", help="set PALM_QUICK=1 for the run")
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
@@ -176,6 +211,8 @@ def main(argv=None) -> int:
         if args.command == "run":
             seconds = run(path, args.timeout)
             print(f"{path.name}: executed in {seconds:.0f} s", flush=True)
+        if args.command == "fill":
+            print(f"{path.name}: outputs stored for new cells {fill(path, args.timeout)}", flush=True)
         nb = nbformat.read(path, as_version=4)
         if args.command == "clean":
             clean(nb)

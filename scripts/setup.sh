@@ -5,7 +5,8 @@
 # venv sees it through --system-site-packages, and an extra is added only for
 # what is missing: `cpu` (Paddle's CPU build with a NumPy it supports) when
 # there is no Paddle, `opencv` (opencv-python-headless) when there is no cv2.
-# Also installs the test tools, the book tools and JupyterLab.
+# Also installs the test tools, the book tools, JupyterLab and nbgrader
+# (for scripts/teach.py).
 # In a venv of its own (no Paddle on the machine) the installer is uv, put
 # into the venv first: it downloads in parallel and sets up the ~100 packages
 # in seconds where pip takes minutes. A venv that sees the machine's packages
@@ -27,7 +28,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
-extras="test,book,notebook"
+extras="test,book,notebook,teach"
 python -c "import paddle" >/dev/null 2>&1 || extras="cpu,$extras"
 python -c "import cv2" >/dev/null 2>&1 || extras="opencv,$extras"
 log=$(mktemp)

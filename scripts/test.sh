@@ -16,7 +16,8 @@
 #      metrics and paired tests, the command line's argument checks) run on
 #      lines 1 and 2, whose NumPy and OpenCV bracket this line's.
 # Tests that do not depend on the Paddle line run on line 1 only: the book,
-# the maintainers' tools (benchmark, full runs, the comparisons runner), the
+# the maintainers' and instructors' tools (benchmark, full runs, the
+# comparisons runner, the student edition and grader), the
 # checks of the committed notebooks' files and of the package's layers.
 # PALM_LINES=3, PALM_LINES=2.6 or PALM_LINES=3.2 runs one line only (or give
 # several: PALM_LINES="3 3.2"); other arguments go to pytest.
@@ -26,7 +27,8 @@ lines=${PALM_LINES:-"3 2.6 3.2"}
 export PALM_OFFLINE=1 PALM_QUICK=1
 line_only=(--ignore=tests/test_book.py --ignore=tests/test_bench.py
            --ignore=tests/test_full_run.py --ignore=tests/test_notebooks_clean.py
-           --ignore=tests/test_layers.py --ignore=tests/test_experiments.py)
+           --ignore=tests/test_layers.py --ignore=tests/test_experiments.py
+           --ignore=tests/test_teach.py --ignore=tests/test_teach_chapters.py)
 paddle_free=(--ignore=tests/test_aistudio.py --ignore=tests/test_aistudio_chapter.py
              --ignore=tests/test_cli_errors.py --ignore=tests/test_compare.py
              --ignore=tests/test_discovery.py --ignore=tests/test_labels.py

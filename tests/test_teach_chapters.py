@@ -1,0 +1,85 @@
+"""The chapters' exercises for instructors (scripts/teach.py on the real
+chapters, in quick mode): every chapter has checked exercises marked the
+same way; the grader gives a chapter full marks; its student edition runs
+top to bottom with every check failing with a one-sentence message and
+nothing else failing, and scores zero."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: the chapters the grader runs itself: chapter 1 in CI (every chapter's
+#: checks pass under nbval on every line already; running each chapter once
+#: more would add minutes), all with PALM_TEACH_ALL=1
+GRADED = CHAPTERS if os.environ.get("PALM_TEACH_ALL") else CHAPTERS[:1]
+
+
+@pytest.fixture(scope="module")
+def teach():
+    spec = importlib.util.spec_from_file_location("teach", REPO / "scripts" / "teach.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem[:2] for p in CHAPTERS])
+def test_exercises_are_marked_consistently(path, teach):
+    nb = nbformat.read(path, as_version=4)
+    number = int(path.name[:2])
+    checks = teach.checks_of(nb)
+    assert checks, f"{path.name} has no checked exercise"
+    answers = [c for c in nb.cells if teach.is_answer(c)]
+    ids = [_meta(c)["grade_id"] for c in nb.cells if _meta(c)]
+    assert len(ids) == len(set(ids)), f"repeated grade_id in {path.name}"
+    for gid, cell in checks.items():
+        exercise = teach.exercise_of(gid)
+        assert re.fullmatch(rf"{number}\.\d+", exercise), gid
+        assert f'pu.checks.done("{exercise}")' in cell.source and _meta(cell)["locked"]
+        assert f"ex-{exercise}" in ids[:ids.index(gid)], f"{gid}: no answer cell before it"
+    for cell in answers:
+        assert cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source, _meta(cell)["grade_id"]
+        assert f"check-{teach.exercise_of(_meta(cell)['grade_id'])}" in checks
+
+
+def _run(teach, nb, tmp_path):
+    env = {**os.environ, "PALM_QUICK": "1", "PALM_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    return teach.run_submission(nb, tmp_path, timeout=600, env=env)
+
+
+@pytest.mark.parametrize("path", GRADED, ids=[p.stem[:2] for p in GRADED])
+def test_the_grader_gives_a_chapter_full_marks(path, teach, tmp_path):
+    chapter = nbformat.read(path, as_version=4)
+    ran = nbformat.from_dict(chapter)
+    assert _run(teach, ran, tmp_path) is None
+    rows = teach.score(ran, chapter)
+    assert rows and all(r["status"] == "passed" and r["points"] == r["max_points"] for r in rows), rows
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem[:2] for p in CHAPTERS])
+def test_student_edition_runs_with_every_check_failing_clearly_and_scores_zero(path, teach, tmp_path):
+    chapter = nbformat.read(path, as_version=4)
+    edition = teach.student_edition(chapter)
+    assert _run(teach, edition, tmp_path) is None
+    rows = teach.score(edition, chapter)
+    assert rows and all(r["points"] == 0 for r in rows), rows
+    for i, cell in enumerate(edition.cells):
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        if teach.is_answer(cell):          # the stub, and nothing else
+            assert [e.ename for e in errors] in ([], ["NotImplementedError"]), (i, errors)
+        elif teach.is_check(cell):         # one sentence that names the exercise
+            assert [e.ename for e in errors] == ["CheckFailed"], (i, cell.source, errors)
+            assert errors[0].evalue.startswith(f"练习 {teach.exercise_of(_meta(cell)['grade_id'])}：")
+        else:
+            assert not errors, f"cell {i} failed in the student edition: {errors[0].ename}: {errors[0].evalue}"
