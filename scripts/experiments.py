@@ -32,7 +32,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,12 +135,24 @@ def _sweep(**fields) -> Recipe:
     return Recipe(networks=SWEEP_NETWORKS, seeds=(SWEEP_SEED,), test=False, **fields)
 
 
-RECIPES.update({
+STAGE1 = {
     "sweep-momentum-0.001": _sweep(optimizer="momentum", lr=0.001),
     "sweep-momentum-0.01": _sweep(optimizer="momentum", lr=0.01),
     "sweep-adam-0.001": _sweep(optimizer="adam", lr=0.001),
     "sweep-adam-0.0003": _sweep(optimizer="adam", lr=0.0003),
-})
+}
+RECIPES.update(STAGE1)
+
+
+def add_stage2() -> str | None:
+    """Once stage 1 has finished: its winner with augmentation, as the
+    recipe ``<winner>-augment`` (returned; None while stage 1 runs)."""
+    winner = sweep_winner(sweep_rows(STAGE1))
+    if winner is None:
+        return None
+    name = f"{winner}-augment"
+    RECIPES.setdefault(name, replace(RECIPES[winner], augment=True))
+    return name
 
 
 def sweep_rows(recipes: dict | None = None) -> list[dict]:
@@ -304,6 +316,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="say what would run")
     args = parser.parse_args(argv)
 
+    add_stage2()
     if args.command == "sweep":
         print_sweep()
         return 0

@@ -335,3 +335,16 @@ def test_aistudio_page(browser, server, built):
     browser.get(server + "index.html")
     hrefs = {a.get_attribute("href").rsplit("/", 1)[-1] for a in browser.find_elements(By.CSS_SELECTOR, "a[href]")}
     assert "aistudio.html" in hrefs
+
+
+def test_teaching_page(browser, server, built):
+    from selenium.webdriver.common.by import By
+
+    assert _severe(_open(browser, server + "teaching.html")) == []
+    article = browser.find_element(By.CSS_SELECTOR, "article").text
+    for needed in ("给教师", "python scripts/teach.py edition", "python scripts/teach.py grade submissions",
+                   "raise NotImplementedError()", "scores.csv", "student, chapter, exercise, points"):
+        assert needed in article, needed
+    browser.get(server + "index.html")
+    hrefs = {a.get_attribute("href").rsplit("/", 1)[-1] for a in browser.find_elements(By.CSS_SELECTOR, "a[href]")}
+    assert "teaching.html" in hrefs

@@ -113,3 +113,15 @@ def test_a_sweep_run_never_reads_the_test_set_and_the_rule_picks_on_held_out(exp
     # an unfinished setting is not chosen
     assert experiments.sweep_winner([row("a", 0.99, 0.99, done=1), row("b", 0.90, 0.90)]) == "b"
     assert experiments.sweep_winner([row("a", 0.99, 0.99, done=0)]) is None
+
+
+def test_stage_two_is_the_stage_one_winner_with_augmentation(experiments, monkeypatch):
+    stage1 = {"sweep-x": experiments.Recipe(epochs=1, batch_size=5, networks=("tiny",), seeds=(7,),
+                                            test=False)}
+    monkeypatch.setattr(experiments, "STAGE1", stage1)
+    experiments.RECIPES.update(stage1)
+    assert experiments.add_stage2() is None              # stage 1 has not run
+    assert experiments.main(["run", "--recipe", "sweep-x"]) == 0
+    assert experiments.add_stage2() == "sweep-x-augment"
+    recipe = experiments.RECIPES["sweep-x-augment"]
+    assert recipe.augment and not recipe.test and recipe.epochs == 1 and "--augment" in recipe.args()
