@@ -380,3 +380,93 @@ def test_compare_seeds_pools_mcnemar_with_signed_stouffer():
     auc = C.compare_seeds(a, b, metric="auc")
     assert auc.a[0] == pytest.approx(roc_auc_score(*a[0]))
     assert "Stouffer" in str(r)
+
+
+# ---- networks with several seeds ---------------------------------------------
+
+def _seeded(seed: int, seeds, shift: float = 0.0):
+    """{seed: (labels, probs)} of one network trained with several seeds."""
+    out = {}
+    for s in seeds:
+        y, a, _ = correlated_scores(1000 * seed + s, shift_b=0.0)
+        y, _, b = correlated_scores(seed, shift_b=shift)
+        mix = np.random.default_rng(s).uniform(0, 0.3, y.size)
+        out[s] = (y, (1 - mix) * b + mix * a)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sign_flip_test_agrees_with_scipys_permutation_test(seed):
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 4, 120) / 3
+    b = np.clip(a + rng.normal(0.05 * seed, 0.3, 120), 0, 1)
+    ours = C.sign_flip_test(a, b, permutations=20000, seed=seed)
+    ref = stats.permutation_test((a, b), lambda x, z, axis: np.mean(x - z, axis=axis), vectorized=True,
+                                 permutation_type="samples", n_resamples=20000, random_state=seed + 7).pvalue
+    assert abs(ours - ref) < 4 * math.sqrt(ref * (1 - ref) / 20000) + 1e-3
+    assert C.sign_flip_test(a, a) == 1.0
+
+
+def test_one_seed_each_is_mcnemar_and_the_paired_bootstrap():
+    y, a, b = correlated_scores(3, shift_b=-0.5)
+    r = C.compare_networks({1: (y, a)}, {1: (y, b)}, names=("A", "B"))
+    boot = C.paired_bootstrap_auc(y, a, b)                    # same seed, same stratified draws
+    assert (r.auc_diff, r.auc_ci, r.auc_p) == (boot.diff, boot.ci, boot.p_value)
+    exact = C.mcnemar_exact(y, a, b)
+    assert r.acc_diff == pytest.approx(exact.acc_a - exact.acc_b, abs=1e-12)
+    assert abs(r.acc_p - exact.p_value) < 0.01                 # the permutation form of McNemar
+    assert math.isnan(r.seeds_p)                               # one seed: nothing to t-test
+
+
+def test_seed_means_and_their_difference():
+    A, B = _seeded(5, (1, 2, 3)), _seeded(6, (1, 2), shift=-1.4)
+    r = C.compare_networks(A, B, names=("A", "B"))
+    acc = lambda runs: [np.mean((p > 0.5).astype(int) == y) for y, p in runs.values()]  # noqa: E731
+    assert r.acc_a.n == 3 and r.acc_b.n == 2
+    assert r.acc_a.mean == pytest.approx(np.mean(acc(A))) and r.acc_b.mean == pytest.approx(np.mean(acc(B)))
+    assert r.acc_diff == pytest.approx(np.mean(acc(A)) - np.mean(acc(B)))
+    from sklearn.metrics import roc_auc_score
+    assert r.auc_a.mean == pytest.approx(np.mean([roc_auc_score(y, p) for y, p in A.values()]))
+    assert r.acc_ci[0] < r.acc_diff < r.acc_ci[1] and r.auc_ci[0] < r.auc_diff < r.auc_ci[1]
+    assert r.acc_p < 0.05 and r.auc_p < 0.05                    # B is clearly weaker
+    flipped = C.compare_networks(B, A, names=("B", "A"))
+    assert flipped.acc_diff == pytest.approx(-r.acc_diff) and flipped.auc_p == pytest.approx(r.auc_p)
+    assert "3 and 2 seeds" in str(r) and "B vs A" in str(flipped)
+
+
+def test_compare_networks_all_matches_the_pairs_and_holm():
+    nets = {"a": _seeded(1, (1, 2)), "b": _seeded(2, (1, 2), shift=-0.3), "c": _seeded(3, (1,), shift=-0.8)}
+    table = C.compare_networks_all(nets)
+    assert list(zip(table.model_a, table.model_b)) == [("a", "b"), ("a", "c"), ("b", "c")]
+    for row in table.itertuples():
+        single = C.compare_networks(nets[row.model_a], nets[row.model_b], names=(row.model_a, row.model_b))
+        assert (row.acc_diff, row.acc_p, row.auc_p) == pytest.approx((single.acc_diff, single.acc_p, single.auc_p))
+    assert np.allclose(table.acc_p_holm, C.holm(table.acc_p)) and np.allclose(table.auc_p_holm, C.holm(table.auc_p))
+
+
+def test_compare_networks_refuses_other_images():
+    y, a, b = correlated_scores(4)
+    with pytest.raises(ValueError, match="same images"):
+        C.compare_networks({1: (y, a)}, {1: (y[::-1], b)})
+    with pytest.raises(ValueError, match="per_seed_a|networks"):
+        C.compare_networks({}, {1: (y, b)})
+
+
+def test_runs_from_results_reads_the_runners_files(tmp_path):
+    import json
+
+    y, a, b = correlated_scores(5)
+    for net, seed, probs in (("alexnet", 1, a), ("alexnet", 2, b), ("resnet18", 1, b)):
+        path = tmp_path / "shared" / net / f"seed{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"run": {"seed": seed}, "history": {"epochs": [], "test": {
+            "epoch": 3, "predictions": {"labels": y.tolist(), "probs": probs.tolist()}}}}
+        path.write_text(json.dumps(record))
+    (tmp_path / "shared" / "vgg16").mkdir()
+    (tmp_path / "shared" / "vgg16" / "seed1.json").write_text(json.dumps(
+        {"run": {"seed": 1}, "history": {"epochs": [], "test": None}}))       # a sweep run: no test
+    runs = C.runs_from_results(tmp_path, "shared")
+    assert list(runs) == ["alexnet", "resnet18"] and list(runs["alexnet"]) == [1, 2]
+    assert np.array_equal(runs["alexnet"][2][1], b) and np.array_equal(runs["resnet18"][1][0], y)
