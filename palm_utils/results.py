@@ -279,3 +279,81 @@ def reference_table(chapter_or_runs, root: str | Path = "checkpoints"):
             })
         rows.append(row)
     return pd.DataFrame(rows).set_index("network")
+
+
+#: The runner's network names (``scripts/experiments.py``) that differ from
+#: the chapters' run folders of :data:`RUNS`.
+_RUNNER_RUNS = {"lenet": "lenet_palm"}
+
+
+def _runner_label(network: str) -> str:
+    run = _RUNNER_RUNS.get(network, network)
+    return RUNS[run].label if run in RUNS else network
+
+
+def load_seed_runs(root: str | Path, recipe: str) -> dict[str, dict[int, dict]]:
+    """``{network: {seed: record}}`` of the runner's finished runs of
+    ``recipe`` (``<root>/<recipe>/<network>/seed<S>.json``; a record holds
+    ``run``, the settings, and ``history``)."""
+    import json
+
+    out: dict = {}
+    for path in sorted(Path(root, recipe).glob("*/seed*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        out.setdefault(path.parent.name, {})[int(record["run"]["seed"])] = record
+    return {net: dict(sorted(seeds.items())) for net, seeds in out.items()}
+
+
+def _mean_sd(values) -> str:
+    import statistics
+
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None = "chapter"):
+    """The leaderboard of several seeds: one row per network trained with
+    ``recipe`` by the runner, best mean test accuracy first. Test accuracy
+    and AUC are the mean ± sample standard deviation over the seeds (the
+    test-set numbers of each run's epoch chosen on the held-out images),
+    with their range; ``s/epoch`` is the mean training time of an epoch
+    (``machine`` says where). With ``chapter_recipe``, two columns give the
+    mean test accuracy and AUC of the network's runs with its chapter's
+    recipe, and how many seeds they average."""
+    import statistics
+
+    import pandas as pd
+
+    runs = load_seed_runs(root, recipe)
+    chapter = load_seed_runs(root, chapter_recipe) if chapter_recipe else {}
+    rows = []
+    for network, seeds in runs.items():
+        tests = [r["history"]["test"] for r in seeds.values()]
+        acc = [t["accuracy"] for t in tests]
+        auc = [t["auc"] for t in tests]
+        epochs = [row for r in seeds.values() for row in r["history"]["epochs"]]
+        meta = next(iter(seeds.values()))["history"]["meta"]
+        row = {
+            "network": _runner_label(network),
+            "seeds": len(seeds),
+            "test acc (mean ± sd)": _mean_sd(acc),
+            "acc range": f"{min(acc):.4f}–{max(acc):.4f}",
+            "test AUC (mean ± sd)": _mean_sd(auc),
+            "AUC range": f"{min(auc):.4f}–{max(auc):.4f}",
+            "epochs chosen": ", ".join(str(t["epoch"]) for t in tests),
+            "params (M)": round(meta.get("params", 0) / 1e6, 2),
+            "GFLOPs": round(meta["flops"] / 1e9, 2) if meta.get("flops") else None,
+            "s/epoch": round(statistics.mean(r["seconds"] for r in epochs), 1),
+            "_mean": statistics.mean(acc),
+        }
+        if chapter_recipe:
+            own = [r["history"]["test"] for r in chapter.get(network, {}).values()]
+            row["chapter recipe: acc"] = (f"{statistics.mean(t['accuracy'] for t in own):.4f} "
+                                          f"({len(own)} seed{'s' if len(own) > 1 else ''})") if own else "–"
+            row["chapter recipe: AUC"] = f"{statistics.mean(t['auc'] for t in own):.4f}" if own else "–"
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).sort_values("_mean", ascending=False, kind="stable")
+    return table.drop(columns="_mean").set_index("network")

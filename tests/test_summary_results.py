@@ -289,3 +289,35 @@ def test_no_wilson_interval_when_the_accuracies_do_not_fit_400_images():
     assert best_epoch_intervals({"meta": meta, "epochs": _rows([0.9, 1 / 3])})["ci_method"] is None
     assert best_epoch_intervals({"meta": {**meta, "n_valid": 3}, "epochs": _rows([1 / 3])})[
         "accuracy_ci"] == pytest.approx(wilson_interval(1 / 3, 3))
+
+
+def _seed_record(tmp_path, recipe, network, seed, acc, auc, epoch=3, seconds=10.0):
+    import json
+
+    path = tmp_path / recipe / network / f"seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    history = {"meta": {"params": 2_000_000, "flops": 3e8, "selection": "held-out"},
+               "epochs": [{"epoch": e, "seconds": seconds, "val_acc": 0.9, "val_loss": 0.3}
+                          for e in range(1, 6)],
+               "test": {"epoch": epoch, "accuracy": acc, "auc": auc}}
+    path.write_text(json.dumps({"run": {"seed": seed, "recipe": recipe, "network": network},
+                                "history": history}))
+
+
+def test_seed_leaderboard_means_spread_and_chapter_column(tmp_path):
+    from palm_utils.results import seed_leaderboard
+
+    for seed, acc, auc in ((1, 0.95, 0.98), (2, 0.96, 0.99), (3, 0.97, 0.985)):
+        _seed_record(tmp_path, "shared", "resnet18", seed, acc, auc, seconds=40.0)
+    _seed_record(tmp_path, "shared", "lenet", 1, 0.5275, 0.6)
+    _seed_record(tmp_path, "chapter", "resnet18", 1, 0.94, 0.97)
+    table = seed_leaderboard(tmp_path, "shared")
+    assert list(table.index) == ["ResNet-18", "LeNet (PALM)"]        # best mean first, chapters' labels
+    row = table.loc["ResNet-18"]
+    assert row["seeds"] == 3 and row["test acc (mean ± sd)"] == "0.9600 ± 0.0100"
+    assert row["acc range"] == "0.9500–0.9700" and row["test AUC (mean ± sd)"] == "0.9850 ± 0.0050"
+    assert row["epochs chosen"] == "3, 3, 3" and row["s/epoch"] == 40.0
+    assert row["chapter recipe: acc"] == "0.9400 (1 seed)" and row["chapter recipe: AUC"] == "0.9700"
+    assert table.loc["LeNet (PALM)", "test acc (mean ± sd)"] == "0.5275"   # one seed: no sd
+    assert table.loc["LeNet (PALM)", "chapter recipe: acc"] == "–"
+    assert seed_leaderboard(tmp_path, "nothing").empty
