@@ -42,7 +42,11 @@ BOOK_DIR = REPO / "book"
 NOTEBOOKS = REPO / "notebooks"
 DEFAULT_OUT = REPO / "build" / "book"
 RESULTS = REPO / "results" / "full-run"
+RUNS_DIR = REPO / "results" / "runs"
 MARKER = "% palm:comparison-table"
+SEEDS_MARKER = "% palm:seed-leaderboard"
+#: the recipe of the leaderboard (scripts/experiments.py) and the chapters' own
+SHARED_RECIPE, CHAPTER_RECIPE = "shared", "chapter"
 # The parts of MathJax 2 the pages load: the combined TeX + MathML config
 # with HTML-CSS output, the STIX web fonts it uses (the only font set the
 # package ships), the lazily loaded extensions (menu, zoom, TeX macros) and
@@ -175,6 +179,56 @@ def leaderboard_section(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def _html_table(table) -> list[str]:
+    return ["```{raw} html", '<div class="comparison-table">',
+            table.to_html(classes="dataframe", na_rep="–").strip(), "</div>", "```", ""]
+
+
+def seed_leaderboard_section(runs_dir: Path = RUNS_DIR, recipe: str = SHARED_RECIPE) -> str:
+    """MyST for the landing page: the leaderboard of the shared recipe over
+    seeds (:func:`palm_utils.results.seed_leaderboard`, with the chapter
+    recipe's column) and the paired tests of every pair of networks
+    (:func:`palm_utils.compare.compare_networks_all`, Holm-corrected), all
+    computed at build time from ``results/runs``."""
+    from palm_utils.compare import compare_networks_all, runs_from_results
+    from palm_utils.results import _runner_label, seed_leaderboard
+
+    table = seed_leaderboard(runs_dir, recipe, CHAPTER_RECIPE)
+    if table.empty:
+        return (f"共同训练方案（`{recipe}`）的多种子运行还没有存进 `results/runs/{recipe}/`，"
+                "这里暂时没有排行榜；见 `python scripts/experiments.py status`。\n")
+    lines = [f"下表在构建本书时由 `results/runs/{recipe}/` 里各次运行的记录生成（`pu.results.seed_leaderboard`），"
+             "没有手工填写任何数字。",
+             "*(Built from the runner's stored runs; nothing typed in by hand.)*", ""]
+    lines += _html_table(table)
+    found = {_runner_label(n): seeds for n, seeds in runs_from_results(runs_dir, recipe).items()}
+    networks = {name: found[name] for name in table.index if name in found}   # best mean first
+    if len(networks) >= 2:
+        pairs = compare_networks_all(networks)
+        k = len(pairs)
+        acc_sig = pairs[pairs.acc_p_holm < 0.05]
+        auc_sig = pairs[pairs.auc_p_holm < 0.05]
+        lines += [f"**配对检验。** 每两个网络比较一次（共 {k} 对），比较的是种子均值之差：准确率用图像上的配对置换检验，"
+                  "AUC 用图像上的配对分层自助法（`pu.compare.compare_networks_all`），"
+                  f"p 值按 Holm 方法对 {k} 对校正。校正后 p < 0.05 的：准确率 {len(acc_sig)} 对，AUC {len(auc_sig)} 对。", ""]
+        shown = pairs[(pairs.acc_p_holm < 0.05) | (pairs.auc_p_holm < 0.05)]
+        if not shown.empty:
+            import pandas as pd
+
+            view = pd.DataFrame({
+                "A": shown.model_a, "B": shown.model_b,
+                "acc A − B": shown.acc_diff.map("{:+.4f}".format),
+                "95 % CI": [f"{lo:+.4f} to {hi:+.4f}" for lo, hi in zip(shown.acc_ci_low, shown.acc_ci_high)],
+                "p (Holm)": shown.acc_p_holm.map("{:.4f}".format),
+                "AUC A − B": shown.auc_diff.map("{:+.4f}".format),
+                "AUC 95 % CI": [f"{lo:+.4f} to {hi:+.4f}" for lo, hi in zip(shown.auc_ci_low, shown.auc_ci_high)],
+                "AUC p (Holm)": shown.auc_p_holm.map("{:.4f}".format)})
+            lines += ["下表列出校正后至少一项 p < 0.05 的各对（A 是均值较高的那个；区间是每一对单独的 95 % 区间，"
+                      "没有按对数校正，所以以校正后的 p 值为准）：", ""]
+            lines += _html_table(view.set_index(["A", "B"]))
+    return "\n".join(lines)
+
+
 def mathjax_dir() -> Path:
     spec = importlib.util.find_spec("jupyter_server_mathjax")
     if spec is None or not spec.submodule_search_locations:
@@ -210,7 +264,10 @@ def assemble(notebooks_dir: Path, src: Path, results: Path = RESULTS,
     if MARKER not in text:
         raise BuildError(f"{book_dir / 'index.md'} lacks the line {MARKER!r}")
     section = leaderboard_section(results)
-    index.write_text(text.replace(MARKER, section), encoding="utf-8")
+    text = text.replace(MARKER, section)
+    if SEEDS_MARKER in text:
+        text = text.replace(SEEDS_MARKER, seed_leaderboard_section())
+    index.write_text(text, encoding="utf-8")
     copy_mathjax(src / "_static" / "mathjax")
     return src
 

@@ -114,6 +114,38 @@ def test_leaderboard_comes_from_the_full_runs_histories(tmp_path):
         book.leaderboard_section(tmp_path / "nowhere")
 
 
+def test_seed_leaderboard_comes_from_the_runners_records(tmp_path):
+    import json
+    import shutil
+
+    import numpy as np
+
+    runs = tmp_path / "runs"
+    assert "还没有存进" in book.seed_leaderboard_section(runs, "shared")
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(211, int), np.zeros(189, int)]
+    for network, skill in (("resnet18", 3.0), ("alexnet", 1.2), ("mobilenet_v2", 2.9)):
+        for seed in (1, 2, 3):
+            probs = 1 / (1 + np.exp(-(skill * (2 * y - 1) + rng.normal(0, 1.2, y.size))))
+            acc = float(np.mean((probs > 0.5) == y))
+            path = runs / "shared" / network / f"seed{seed}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"run": {"seed": seed}, "history": {
+                "meta": {"params": 1e6, "flops": 1e9},
+                "epochs": [{"epoch": 1, "seconds": 10.0}],
+                "test": {"epoch": 1, "accuracy": acc, "auc": 0.9,
+                         "predictions": {"labels": y.tolist(), "probs": probs.tolist()}}}}))
+    section = book.seed_leaderboard_section(runs, "shared")
+    assert section.index("<th>ResNet-18</th>") < section.index("<th>AlexNet</th>")   # best mean first
+    assert "共 3 对" in section and "Holm" in section
+    # AlexNet is far weaker than both: those two pairs survive the correction, AlexNet as B
+    pairs = section[section.index("配对检验"):]
+    assert pairs.count("<th>AlexNet</th>") == 2 and "准确率 2 对" in pairs
+    shutil.rmtree(runs / "shared" / "alexnet")
+    shutil.rmtree(runs / "shared" / "mobilenet_v2")
+    assert "配对检验" not in book.seed_leaderboard_section(runs, "shared")   # one network: no pairs
+
+
 # ---------------------------------------------------------------- the browser
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
