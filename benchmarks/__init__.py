@@ -141,13 +141,19 @@ def run_predict_only(network: str = PREDICT_NETWORK, rounds: int = PREDICT_ROUND
     results = predict.run(network, rounds=rounds, log=log, **options)
     section = report.predict_markdown(results, info.describe(), datetime.date.today().isoformat(),
                                       "python -m benchmarks --only predict")
+    _write_section(section, 4, out, log)
+    return results
+
+
+def _write_section(section: str, number: int, out: Path | None, log=print) -> None:
+    """Print ``section`` and put it in place of its namesake in ``out`` (the
+    other sections stay as they are; a missing report is started with it)."""
     log(section)
     if out is not None:
         out = Path(out)
         old = out.read_text(encoding="utf-8") if out.is_file() else "# Benchmarks\n"
         report.write_atomic(out, report.replace_section(old, section))
-        log(f"Section 4 written to {out}")
-    return results
+        log(f"Section {number} written to {out}")
 
 
 def run_batch_only(networks=batch.NETWORKS, rounds: int = batch.ROUNDS, out: Path | None = DEFAULT_OUT,
@@ -159,12 +165,7 @@ def run_batch_only(networks=batch.NETWORKS, rounds: int = batch.ROUNDS, out: Pat
     results = batch.run(networks, rounds=rounds, log=log, **options)
     section = batch.markdown(results, info.describe(), datetime.date.today().isoformat(),
                              "python -m benchmarks --only batch")
-    log(section)
-    if out is not None:
-        out = Path(out)
-        old = out.read_text(encoding="utf-8") if out.is_file() else "# Benchmarks\n"
-        report.write_atomic(out, report.replace_section(old, section))
-        log(f"Section 5 written to {out}")
+    _write_section(section, 5, out, log)
     return results
 
 

@@ -5,7 +5,6 @@ top to bottom with every check failing with a one-sentence message and
 nothing else failing, and scores zero."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -21,12 +20,7 @@ CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 GRADED = CHAPTERS if os.environ.get("PALM_TEACH_ALL") else CHAPTERS[:1]
 
 
-@pytest.fixture(scope="module")
-def teach():
-    spec = importlib.util.spec_from_file_location("teach", REPO / "scripts" / "teach.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test_teach import teach  # noqa: E402,F401  (the fixture: scripts/teach.py as a module)
 
 
 def _meta(cell):
