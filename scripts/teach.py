@@ -243,6 +243,21 @@ def _why(errors, cell) -> str:
     return "partial credit"
 
 
+def working_folder(base: Path) -> Path:
+    """A fresh folder to run a notebook in, laid out as ``notebooks/`` is
+    in the checkout: ``base/results`` is the checkout's ``results/`` (some
+    chapters read stored runs from ``../results``)."""
+    folder = base / "notebook"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = base / "results"
+    if not link.exists():
+        try:
+            link.symlink_to(REPO / "results", target_is_directory=True)
+        except OSError:   # no symlinks (Windows without the privilege): a copy
+            shutil.copytree(REPO / "results", link)
+    return folder
+
+
 def grade_one(path: Path, timeout: int, chapters: Path = CHAPTERS) -> list[dict]:
     number = chapter_number(path)
     chapter_nb = nbformat.read(find_chapter(number, chapters), as_version=4)
@@ -256,7 +271,7 @@ def grade_one(path: Path, timeout: int, chapters: Path = CHAPTERS) -> list[dict]
     env = {**os.environ, "PALM_QUICK": "1", "PALM_OFFLINE": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     with tempfile.TemporaryDirectory(prefix="palm-grade-") as work:
-        problem = run_submission(submitted, Path(work), timeout, env)
+        problem = run_submission(submitted, working_folder(Path(work)), timeout, env)
     return score(submitted, chapter_nb, problem)
 
 
