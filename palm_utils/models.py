@@ -253,6 +253,33 @@ class ConvBN(nn.Layer):
         return y
 
 
+class BatchNormScratch(nn.Layer):
+    """BatchNorm over the channels of NCHW input, written out: what
+    nn.BatchNorm2D computes in training mode (batch statistics, moving
+    averages updated) and in evaluation mode (the moving averages)."""
+
+    def __init__(self, channels, momentum=0.9, epsilon=1e-5):
+        super().__init__()
+        self.momentum, self.epsilon = momentum, epsilon
+        self.weight = self.create_parameter([channels], default_initializer=nn.initializer.Constant(1.0))
+        self.bias = self.create_parameter([channels], is_bias=True)           # gamma = 1, beta = 0
+        self.register_buffer("_mean", paddle.zeros([channels]))              # the moving averages
+        self.register_buffer("_variance", paddle.ones([channels]))
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(axis=[0, 2, 3])                                    # over N, H and W
+            var = ((x - mean.reshape([1, -1, 1, 1])) ** 2).mean(axis=[0, 2, 3])   # divided by NHW
+            with paddle.no_grad():
+                self._mean.set_value(self.momentum * self._mean + (1 - self.momentum) * mean)
+                self._variance.set_value(self.momentum * self._variance + (1 - self.momentum) * var)
+        else:
+            mean, var = self._mean, self._variance
+        shape = [1, -1, 1, 1]
+        x_hat = (x - mean.reshape(shape)) / paddle.sqrt(var.reshape(shape) + self.epsilon)
+        return self.weight.reshape(shape) * x_hat + self.bias.reshape(shape)
+
+
 class Bottleneck(nn.Layer):
     """1x1 (c) -> 3x3 (c, stride s) -> 1x1 (4c), plus a shortcut, then ReLU."""
 
@@ -879,6 +906,7 @@ SAVED_FROM = {
     "InceptionAux": "04_googlenet",
     "GoogLeNet": "04_googlenet",
     "ConvBN": "05_resnet",
+    "BatchNormScratch": "05_resnet",
     "Bottleneck": "05_resnet",
     "BasicBlock": "05_resnet",
     "ResNet": "05_resnet",

@@ -173,3 +173,41 @@ def test_check_prints_a_diff_and_exits_1(tmp_path, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert "-        return x  # edited by hand\n+        return F.relu(x)\n" in out
     assert "run: python scripts/save_models.py" in err
+
+
+@pytest.mark.parametrize("momentum", [0.9, 0.5])
+def test_batchnorm_from_scratch_matches_paddles_in_both_modes(momentum):
+    """Chapter 5's BatchNormScratch against nn.BatchNorm2D: outputs, moving
+    averages and gradients over several training batches, then evaluation."""
+    import numpy as np
+
+    from palm_utils.models import BatchNormScratch
+    from palm_utils.runtime import paddle
+
+    paddle.seed(3)
+    ours, ref = BatchNormScratch(6, momentum=momentum), paddle.nn.BatchNorm2D(6, momentum=momentum)
+    with paddle.no_grad():   # the same, non-trivial affine parameters in both
+        for layer in (ours, ref):
+            layer.weight.set_value(paddle.linspace(0.5, 1.5, 6))
+            layer.bias.set_value(paddle.linspace(-1, 1, 6))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        batch = rng.normal(2.0, 3.0, (5, 6, 7, 7)).astype("float32")
+        xs = [paddle.to_tensor(batch, stop_gradient=False) for _ in range(2)]
+        ya, yb = ours(xs[0]), ref(xs[1])
+        np.testing.assert_allclose(ya.numpy(), yb.numpy(), atol=2e-5)
+        upstream = paddle.to_tensor(rng.normal(size=batch.shape).astype("float32"))
+        (ya * upstream).sum().backward()
+        (yb * upstream).sum().backward()
+        np.testing.assert_allclose(xs[0].grad.numpy(), xs[1].grad.numpy(), atol=2e-5)
+        np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(ours.bias.grad.numpy(), ref.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+        for layer in (ours, ref):
+            layer.clear_gradients()
+        np.testing.assert_allclose(ours._mean.numpy(), ref._mean.numpy(), atol=1e-5)
+        np.testing.assert_allclose(ours._variance.numpy(), ref._variance.numpy(), rtol=1e-5, atol=1e-5)
+    ours.eval()
+    ref.eval()
+    x = paddle.to_tensor(rng.normal(2.0, 3.0, (1, 6, 7, 7)).astype("float32"))
+    np.testing.assert_allclose(ours(x).numpy(), ref(x).numpy(), atol=2e-5)
+    assert not np.allclose(ours._mean.numpy(), 0)      # the averages moved away from their start
