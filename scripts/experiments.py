@@ -155,6 +155,28 @@ def add_stage2() -> str | None:
     return name
 
 
+#: The leaderboard's networks in the order a seed is run: the eight the
+#: comparisons need first, the slowest (VGG-16: about 9 min an epoch on 2
+#: cores) last, so that a budget cut leaves them with fewer seeds.
+SHARED_ORDER = ("alexnet", "resnet18", "mobilenet_v2", "nin", "efficientnet_b0", "googlenet",
+                "inception_v3", "resnet50", "lenet", "se_resnet50", "densenet121", "vgg16")
+
+
+def add_shared() -> str | None:
+    """Once the whole sweep has finished: the recipe ``shared`` of the
+    leaderboard, the sweep's winner by its rule, for every network with
+    seeds 1-3 and the test set measured once per run (None before)."""
+    stage2 = add_stage2()
+    if stage2 is None:
+        return None
+    rows = sweep_rows({**STAGE1, stage2: RECIPES[stage2]})
+    if any(r["done"] < r["runs"] for r in rows):
+        return None
+    winner = sweep_winner(rows)
+    RECIPES.setdefault("shared", replace(RECIPES[winner], networks=SHARED_ORDER, seeds=(1, 2, 3), test=True))
+    return winner
+
+
 def sweep_rows(recipes: dict | None = None) -> list[dict]:
     """One row per sweep recipe (``test=False``): each network's chosen epoch
     on the held-out images, and the means the rule compares."""
@@ -205,6 +227,8 @@ def print_sweep() -> None:
         print(f"| {r['recipe']} | " + " | ".join(cells) + f" | {means} | {r['done']}/{r['runs']} |")
     winner = sweep_winner(rows)
     print(f"\nChosen by the rule: {winner}" if winner else "\nNo setting has finished yet.")
+    if "shared" in RECIPES:
+        print("The shared recipe: " + " ".join(RECIPES["shared"].args()))
 
 
 def run_id(recipe: str, network: str, seed: int) -> str:
@@ -316,7 +340,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="say what would run")
     args = parser.parse_args(argv)
 
-    add_stage2()
+    add_shared()
     if args.command == "sweep":
         print_sweep()
         return 0

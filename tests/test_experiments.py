@@ -125,3 +125,19 @@ def test_stage_two_is_the_stage_one_winner_with_augmentation(experiments, monkey
     assert experiments.add_stage2() == "sweep-x-augment"
     recipe = experiments.RECIPES["sweep-x-augment"]
     assert recipe.augment and not recipe.test and recipe.epochs == 1 and "--augment" in recipe.args()
+
+
+def test_the_shared_recipe_is_the_whole_sweeps_winner(experiments, monkeypatch):
+    stage1 = {"sweep-x": experiments.Recipe(epochs=1, batch_size=5, networks=("tiny",), seeds=(7,),
+                                            test=False, lr=0.01)}
+    monkeypatch.setattr(experiments, "STAGE1", stage1)
+    monkeypatch.setattr(experiments, "SHARED_ORDER", ("tiny", "tiny8"))
+    experiments.RECIPES.update(stage1)
+    assert experiments.main(["run", "--recipe", "sweep-x"]) == 0
+    assert experiments.add_shared() is None and "shared" not in experiments.RECIPES   # stage 2 to run
+    assert experiments.main(["run", "--recipe", "sweep-x-augment"]) == 0
+    winner = experiments.add_shared()
+    assert winner in ("sweep-x", "sweep-x-augment")
+    shared = experiments.RECIPES["shared"]
+    assert shared.test and shared.networks == ("tiny", "tiny8") and shared.seeds == (1, 2, 3)
+    assert (shared.lr, shared.augment) == (0.01, winner.endswith("-augment"))
