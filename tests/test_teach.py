@@ -138,7 +138,7 @@ def test_a_loop_that_swallows_the_interrupt_is_stopped_and_scores_zero(teach, tm
     nb = _notebook(make_chapter(tmp_path / "s", answer_1="    return 2 * v"))
     nb.cells[5].source = stubborn               # the answer cell of exercise 1.2
     chapter = _notebook(make_chapter(tmp_path / "c"))
-    problem = teach.run_submission(nb, tmp_path, timeout=2, limit=15)
+    problem = teach.run_submission(nb, tmp_path, timeout=2, limit=8)
     assert problem == "stopped: the notebook ran past its time limit"
     rows = teach.score(nb, chapter, problem)
     assert rows[0]["points"] == 1 and rows[0]["status"] == "passed"
