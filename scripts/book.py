@@ -197,8 +197,11 @@ def seed_leaderboard_section(runs_dir: Path = RUNS_DIR, recipe: str = SHARED_REC
     if table.empty:
         return (f"共同训练方案（`{recipe}`）的多种子运行还没有存进 `results/runs/{recipe}/`，"
                 "这里暂时没有排行榜；见 `python scripts/experiments.py status`。\n")
+    seeds = int(table["seeds"].sum())
     lines = [f"下表在构建本书时由 `results/runs/{recipe}/` 里各次运行的记录生成（`pu.results.seed_leaderboard`），"
              "没有手工填写任何数字。",
+             f"目前完成了 {len(table)} 个网络的 {seeds} 次运行；计划每个网络 3 个种子（最慢的 VGG-16、DenseNet-121 和 "
+             "SE-ResNet-50 可能少于 3 个），`seeds` 一列是已经完成的种子数。只有一个种子的网络，表里没有标准差。",
              "*(Built from the runner's stored runs; nothing typed in by hand.)*", ""]
     lines += _html_table(table)
     found = {_runner_label(n): seeds for n, seeds in runs_from_results(runs_dir, recipe).items()}
