@@ -77,3 +77,23 @@ def test_nbval_reads_the_cell_tags():
         nb = nbformat.read(path, as_version=4)
         tagged = [c for c in nb.cells if "nbval-ignore-output" in c.metadata.get("tags", [])]
         assert any("train_" in c.source for c in tagged), path.name
+
+
+def test_fill_stores_outputs_only_in_new_cells(tmp_path, monkeypatch):
+    """`notebooks.py fill`: the cells that already hold outputs (a full run's)
+    keep them; the new cells get the quick run's."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    monkeypatch.delenv("PALM_QUICK", raising=False)
+    stored = new_code_cell("import os\nprint(os.environ.get('PALM_QUICK'))", execution_count=1,
+                           outputs=[new_output("stream", name="stdout", text="full run\n")])
+    nb = new_notebook(cells=[stored, new_code_cell("print(6 * 7)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "99_t.ipynb"
+    nbformat.write(nb, path)
+    assert nbtool.fill(path, timeout=120) == [1]
+    after = nbformat.read(path, as_version=4)
+    assert after.cells[0].outputs[0]["text"] == "full run\n"      # not the quick run's "1"
+    assert after.cells[1].outputs[0]["text"] == "42\n" and after.cells[1].execution_count == 2
+    assert not list(tmp_path.glob(".fill-*"))                        # the scratch copy is gone
+    assert nbtool.fill(path) == []                                   # nothing new: nothing runs
