@@ -258,6 +258,13 @@ def working_folder(base: Path) -> Path:
     return folder
 
 
+def quick_env() -> dict:
+    """The environment a submission runs in: quick mode, offline, and this
+    checkout's palm_utils importable from anywhere."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PALM_QUICK": "1", "PALM_OFFLINE": "1", "PYTHONPATH": path}
+
+
 def grade_one(path: Path, timeout: int, chapters: Path = CHAPTERS) -> list[dict]:
     number = chapter_number(path)
     chapter_nb = nbformat.read(find_chapter(number, chapters), as_version=4)
@@ -268,10 +275,8 @@ def grade_one(path: Path, timeout: int, chapters: Path = CHAPTERS) -> list[dict]
         return [dict(exercise=exercise_of(g), points=0.0, max_points=float(_nbgrader(c)["points"]),
                      status=why) for g, c in checks_of(chapter_nb).items()]
     restore_checks(submitted, chapter_nb)
-    env = {**os.environ, "PALM_QUICK": "1", "PALM_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     with tempfile.TemporaryDirectory(prefix="palm-grade-") as work:
-        problem = run_submission(submitted, working_folder(Path(work)), timeout, env)
+        problem = run_submission(submitted, working_folder(Path(work)), timeout, quick_env())
     return score(submitted, chapter_nb, problem)
 
 

@@ -47,9 +47,7 @@ def test_exercises_are_marked_consistently(path, teach):
 
 
 def _run(teach, nb, tmp_path):
-    env = {**os.environ, "PALM_QUICK": "1", "PALM_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
-    return teach.run_submission(nb, teach.working_folder(tmp_path), timeout=600, env=env)
+    return teach.run_submission(nb, teach.working_folder(tmp_path), timeout=600, env=teach.quick_env())
 
 
 @pytest.mark.parametrize("path", GRADED, ids=[p.stem[:2] for p in GRADED])
