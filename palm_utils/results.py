@@ -317,8 +317,9 @@ def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None =
     ``recipe`` by the runner, best mean test accuracy first. Test accuracy
     and AUC are the mean ± sample standard deviation over the seeds (the
     test-set numbers of each run's epoch chosen on the held-out images),
-    with their range; ``s/epoch`` is the mean training time of an epoch
-    (``machine`` says where). With ``chapter_recipe``, two columns give the
+    with their range; ``s/epoch`` is the median over the seeds of each run's
+    mean training time per epoch (robust to one run slowed by other work;
+    each record's ``run.machine`` says where). With ``chapter_recipe``, two columns give the
     mean test accuracy and AUC of the network's runs with its chapter's
     recipe, and how many seeds they average."""
     import statistics
@@ -332,7 +333,6 @@ def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None =
         tests = [r["history"]["test"] for r in seeds.values()]
         acc = [t["accuracy"] for t in tests]
         auc = [t["auc"] for t in tests]
-        epochs = [row for r in seeds.values() for row in r["history"]["epochs"]]
         meta = next(iter(seeds.values()))["history"]["meta"]
         row = {
             "network": _runner_label(network),
@@ -344,7 +344,8 @@ def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None =
             "epochs chosen": ", ".join(str(t["epoch"]) for t in tests),
             "params (M)": round(meta.get("params", 0) / 1e6, 2),
             "GFLOPs": round(meta["flops"] / 1e9, 2) if meta.get("flops") else None,
-            "s/epoch": round(statistics.mean(r["seconds"] for r in epochs), 1),
+            "s/epoch": round(statistics.median(statistics.mean(row["seconds"] for row in r["history"]["epochs"])
+                                               for r in seeds.values()), 1),
             "_mean": statistics.mean(acc),
         }
         if chapter_recipe:
