@@ -85,7 +85,7 @@ def test_a_class_the_chapter_does_not_save(tmp_path):
     message = str(info.value)
     assert message == (
         "05_resnet.ipynb saves no 'InceptionV3' (InceptionV3 is saved by 07_inception_v3_senet.ipynb); "
-        "it saves ConvBN, Bottleneck, BasicBlock, ResNet. For a notebook of your own: save its classes "
+        "it saves ConvBN, BatchNormScratch, Bottleneck, BasicBlock, ResNet. For a notebook of your own: save its classes "
         "in a .py file and give file.py:InceptionV3.")
     with pytest.raises(NetworkSpecError, match=r"saves no 'Mine'; it saves ConvBN, .*file.py:Mine\.$"):
         load_network(f"{tmp_path}/05_resnet.ipynb:Mine")
