@@ -21,7 +21,8 @@ the time measured for that network so far (or the estimate in
 :data:`NETWORKS`) still fits.
 
 Run it on an otherwise idle machine: the seconds per epoch it stores are
-the networks' costs.
+the networks' costs. Each record keeps the machine's 1-minute load average
+during the run (``run.load_1min``), so a run slowed by other work shows.
 """
 from __future__ import annotations
 
@@ -298,6 +299,17 @@ def _machine() -> str:
     return f"{name}, {os.cpu_count()} cores"
 
 
+def _load_summary(samples: list[float]) -> dict:
+    """The machine's 1-minute load average during a run (this run alone keeps
+    it near the number of cores; more means other work ran beside it and its
+    seconds per epoch are not the network's cost)."""
+    if not samples:
+        return {"samples": 0, "cores": os.cpu_count()}
+    ordered = sorted(samples)
+    return {"samples": len(samples), "cores": os.cpu_count(),
+            "median": round(ordered[len(ordered) // 2], 2), "max": round(ordered[-1], 2)}
+
+
 def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
     """Train (or resume) one run in a child process; on success write its
     result file atomically and return its path."""
@@ -311,8 +323,19 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
     if (work / "history.json").is_file():
         command.append("--resume")
     env = {k: v for k, v in os.environ.items() if k != "PALM_QUICK"}
-    started = time.time()
-    done = subprocess.run(command, cwd=REPO, env=env)
+    started, load = time.time(), []
+    done = subprocess.Popen(command, cwd=REPO, env=env)
+    try:
+        while True:   # the 1-minute load average every 15 s: were the timings taken on an idle machine?
+            try:
+                done.wait(timeout=15)
+                break
+            except subprocess.TimeoutExpired:
+                load.append(os.getloadavg()[0])
+    except BaseException:   # interrupted: stop the child too (its checkpoints stay for --resume)
+        done.kill()
+        done.wait()
+        raise
     if done.returncode != 0:
         raise RuntimeError(f"{run_id(recipe, network, seed)}: training exited {done.returncode}; "
                            f"run again to resume from {work}")
@@ -324,7 +347,8 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
     record = {"run": {"recipe": recipe, "network": network, "seed": seed, **settings,
                       "spec": net.spec, "net_kwargs": net.kwargs, "code": _commit(),
                       "machine": _machine(), "data": str(data),
-                      "wall_minutes": round((time.time() - started) / 60, 2)},
+                      "wall_minutes": round((time.time() - started) / 60, 2),
+                      "load_1min": _load_summary(load)},
               "history": history}
     return atomic_write_json(result_path(recipe, network, seed), record)
 

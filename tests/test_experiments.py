@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,7 @@ def test_a_run_is_written_once_and_then_skipped(experiments, capsys):
     run, history = record["run"], record["history"]
     assert (run["recipe"], run["network"], run["seed"], run["epochs"]) == ("test", "tiny", 1, 2)
     assert run["optimizer"] == "momentum" and run["net_kwargs"] == {"width": 4}
+    assert run["load_1min"]["cores"] == os.cpu_count()   # sampled every 15 s: none in a short run
     assert len(history["epochs"]) == 2 and history["test"]["n"] == 20
     assert "held-out training images" in history["meta"]["selection"]
     assert len(history["test"]["predictions"]["probs"]) == 20
@@ -80,13 +82,13 @@ def test_an_interrupted_run_resumes(experiments, monkeypatch):
              "--seed", "2", "--save-dir", str(work), "--no-progress"]
     subprocess.run(first, cwd=REPO, check=True, capture_output=True)
     seen = []
-    real_run = subprocess.run
+    real_popen = subprocess.Popen
 
     def spy(command, *args, **kwargs):
         seen.append(command)
-        return real_run(command, *args, **kwargs)
+        return real_popen(command, *args, **kwargs)
 
-    monkeypatch.setattr(experiments.subprocess, "run", spy)
+    monkeypatch.setattr(experiments.subprocess, "Popen", spy)
     experiments.train_one("test", "tiny", 2, Path(experiments.os.environ["PALM_DATA_DIR"]))
     trainings = [c for c in seen if "train" in c and "-m" in c]
     assert len(trainings) == 1 and "--resume" in trainings[0]
@@ -141,3 +143,9 @@ def test_the_shared_recipe_is_the_whole_sweeps_winner(experiments, monkeypatch):
     shared = experiments.RECIPES["shared"]
     assert shared.test and shared.networks == ("tiny", "tiny8") and shared.seeds == (1, 2, 3)
     assert (shared.lr, shared.augment) == (0.01, winner.endswith("-augment"))
+
+
+def test_the_load_during_a_run_is_summarised(experiments):
+    summary = experiments._load_summary([2.1, 3.9, 2.0, 2.2])
+    assert (summary["samples"], summary["median"], summary["max"]) == (4, 2.2, 3.9)
+    assert experiments._load_summary([]) == {"samples": 0, "cores": os.cpu_count()}
