@@ -5,6 +5,7 @@ top to bottom with every check failing with a one-sentence message and
 nothing else failing, and scores zero."""
 from __future__ import annotations
 
+import ast
 import os
 import re
 from pathlib import Path
@@ -18,6 +19,11 @@ CHAPTERS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: checks pass under nbval on every line already; running each chapter once
 #: more would add minutes), all with PALM_TEACH_ALL=1
 GRADED = CHAPTERS if os.environ.get("PALM_TEACH_ALL") else CHAPTERS[:1]
+#: the chapters whose student edition runs top to bottom: the first and the
+#: last in CI (each run is a chapter's run once more, about 50 s; that no
+#: other cell of any chapter needs an answer is checked statically for all
+#: nine below), all with PALM_TEACH_ALL=1
+EDITIONS = CHAPTERS if os.environ.get("PALM_TEACH_ALL") else [CHAPTERS[0], CHAPTERS[-1]]
 
 
 from test_teach import teach  # noqa: E402,F401  (the fixture: scripts/teach.py as a module)
@@ -59,7 +65,49 @@ def test_the_grader_gives_a_chapter_full_marks(path, teach, tmp_path):
     assert rows and all(r["status"] == "passed" and r["points"] == r["max_points"] for r in rows), rows
 
 
+def _names(source: str) -> tuple[set, set]:
+    """The names a cell binds and the names it reads (IPython's % and ! lines dropped)."""
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound, read
+
+
+def _needs_answers(nb, teach) -> tuple[set, list]:
+    """The names only answer cells bind, and (code cell, names) for every
+    other cell but a check that reads some of them."""
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    from_answers, elsewhere = set(), set()
+    for cell in cells:
+        (from_answers if teach.is_answer(cell) else elsewhere).update(_names(cell.source)[0])
+    only_answers = from_answers - elsewhere
+    return only_answers, [(i, sorted(_names(c.source)[1] & only_answers)) for i, c in enumerate(cells)
+                          if not (teach.is_answer(c) or teach.is_check(c)) and _names(c.source)[1] & only_answers]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem[:2] for p in CHAPTERS])
+def test_no_cell_but_a_check_needs_an_answer(path, teach):
+    """A student who skips an exercise can still run the rest of the chapter:
+    a name that only an answer cell binds is read by check cells only."""
+    chapter = nbformat.read(path, as_version=4)
+    only_answers, needing = _needs_answers(chapter, teach)
+    assert only_answers, "the chapter's answers bind no names: is the markup lost?"
+    assert not needing, f"{path.name}: these code cells read names only an answer binds: {needing}"
+    # the same chapter with a cell that uses an answer after it is caught
+    used = nbformat.from_dict(chapter)
+    used.cells.append(nbformat.v4.new_code_cell(f"print({sorted(only_answers)[0]})"))
+    assert _needs_answers(used, teach)[1]
+
+
+@pytest.mark.parametrize("path", EDITIONS, ids=[p.stem[:2] for p in EDITIONS])
 def test_student_edition_runs_with_every_check_failing_clearly_and_scores_zero(path, teach, tmp_path):
     chapter = nbformat.read(path, as_version=4)
     edition = teach.student_edition(chapter)
