@@ -324,13 +324,25 @@ class BasicBlock(nn.Layer):
 
 
 class ResNet(nn.Layer):
-    """ResNet-18/34 (basic blocks) and ResNet-50/101/152 (bottlenecks), one output logit."""
+    """ResNet-18/34 (basic blocks) and ResNet-50/101/152 (bottlenecks), one output logit.
+
+    For the controlled experiments: ``residual=False`` gives the plain twin (no
+    shortcut in any block) and ``batchnorm=False`` the twin without BatchNorm.
+    Each twin is built layer by layer like the ResNet and then loses that one
+    thing, so with the same seed its remaining layers start from the same weights.
+    """
 
     CONFIGS = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]),
                50: (Bottleneck, [3, 4, 6, 3]), 101: (Bottleneck, [3, 4, 23, 3]),
                152: (Bottleneck, [3, 8, 36, 3])}
 
-    def __init__(self, depth=50, num_classes=1):
+    class NoShortcut(nn.Layer):
+        """The plain twin's shortcut: it adds nothing (x -> 0), so a block computes F.relu(out)."""
+
+        def forward(self, x):
+            return 0.0
+
+    def __init__(self, depth=50, num_classes=1, residual=True, batchnorm=True):
         super().__init__()
         if depth not in self.CONFIGS:
             raise ValueError(f"depth must be one of {sorted(self.CONFIGS)}, not {depth}")
@@ -347,6 +359,11 @@ class ResNet(nn.Layer):
         bound = 1.0 / math.sqrt(features)
         self.fc = nn.Linear(features, num_classes, weight_attr=paddle.ParamAttr(
             initializer=nn.initializer.Uniform(-bound, bound)))
+        for layer in self.sublayers():
+            if not residual and hasattr(layer, "shortcut"):   # a block: drop its shortcut
+                layer.shortcut = self.NoShortcut()
+            if not batchnorm and isinstance(layer, ConvBN):   # a convolution: drop its BatchNorm
+                layer.bn = nn.Identity()
 
     def _make_stage(self, channels, num_blocks, stride):
         """num_blocks blocks; only the first may change the shape."""

@@ -211,3 +211,52 @@ def test_batchnorm_from_scratch_matches_paddles_in_both_modes(momentum):
     x = paddle.to_tensor(rng.normal(2.0, 3.0, (1, 6, 7, 7)).astype("float32"))
     np.testing.assert_allclose(ours(x).numpy(), ref(x).numpy(), atol=2e-5)
     assert not np.allclose(ours._mean.numpy(), 0)      # the averages moved away from their start
+
+
+@pytest.mark.parametrize("network", ["ResNet", "SEResNet"])
+def test_the_resnet_twins_lose_one_thing_and_keep_the_same_initial_weights(network):
+    """Chapter 5's controlled-experiment twins: ``residual=False`` drops every
+    shortcut (a block computes ReLU of its branch alone), ``batchnorm=False``
+    every BatchNorm; all other weights equal the ResNet's for the same seed."""
+    import numpy as np
+
+    from palm_utils import models
+    from palm_utils.runtime import paddle
+
+    cls = getattr(models, network)
+    nets = {}
+    for name, kwargs in [("resnet", {}), ("plain", {"residual": False}), ("no_bn", {"batchnorm": False})]:
+        paddle.seed(11)
+        nets[name] = cls(50, **kwargs)
+        nets[name].eval()
+    full = nets["resnet"].state_dict()
+    for name in ("plain", "no_bn"):
+        state = nets[name].state_dict()
+        assert set(state) < set(full)
+        assert all(np.array_equal(v.numpy(), full[k].numpy()) for k, v in state.items())
+    dropped = set(full) - set(nets["plain"].state_dict())
+    assert dropped and all(".shortcut." in k for k in dropped)
+    assert not [k for k in full if ".shortcut." in k and k in nets["plain"].state_dict()]
+    assert not any(isinstance(m, paddle.nn.BatchNorm2D) for m in nets["no_bn"].sublayers())
+    assert not set(nets["resnet"].state_dict()) - set(nets["no_bn"].state_dict()) - {
+        k for k in full if "bn." in k or k.endswith(("_mean", "_variance"))}
+
+    # a plain block outputs ReLU of its residual branch alone; the ResNet's adds the shortcut
+    x = paddle.rand([1, 3, 64, 64])
+    for name, adds in (("plain", False), ("resnet", True)):
+        seen = []
+        block = nets[name].layer1[1]   # an identity-shortcut block
+        hook = block.register_forward_post_hook(lambda layer, inputs, out: seen.append((inputs[0], out)))
+        with paddle.no_grad():
+            nets[name](x)
+            block_in, block_out = seen[0]
+            branch = block.conv3(block.conv2(block.conv1(block_in)))
+            if hasattr(block, "se"):
+                branch = block.se(branch)
+        hook.remove()
+        expected = paddle.nn.functional.relu(branch + block_in if adds else branch)
+        np.testing.assert_allclose(block_out.numpy(), expected.numpy(), atol=1e-5)
+    # the plain twin of ResNet-50 has ResNet-50's parameters minus its projection shortcuts (exercise 5.2)
+    projections = sum(count_params(b.shortcut) for b in nets["resnet"].sublayers()
+                      if isinstance(getattr(b, "shortcut", None), models.ConvBN))
+    assert count_params(nets["plain"]) == count_params(nets["resnet"]) - projections
