@@ -291,7 +291,7 @@ def test_no_wilson_interval_when_the_accuracies_do_not_fit_400_images():
         "accuracy_ci"] == pytest.approx(wilson_interval(1 / 3, 3))
 
 
-def _seed_record(tmp_path, recipe, network, seed, acc, auc, epoch=3, seconds=10.0):
+def _seed_record(tmp_path, recipe, network, seed, acc, auc, epoch=3, seconds=10.0, load=None):
     import json
 
     path = tmp_path / recipe / network / f"seed{seed}.json"
@@ -300,7 +300,10 @@ def _seed_record(tmp_path, recipe, network, seed, acc, auc, epoch=3, seconds=10.
                "epochs": [{"epoch": e, "seconds": seconds, "val_acc": 0.9, "val_loss": 0.3}
                           for e in range(1, 6)],
                "test": {"epoch": epoch, "accuracy": acc, "auc": auc}}
-    path.write_text(json.dumps({"run": {"seed": seed, "recipe": recipe, "network": network},
+    run = {"seed": seed, "recipe": recipe, "network": network}
+    if load is not None:
+        run["load_1min"] = {"samples": 10, "cores": 2, "median": load, "max": load}
+    path.write_text(json.dumps({"run": run,
                                 "history": history}))
 
 
@@ -322,3 +325,18 @@ def test_seed_leaderboard_means_spread_and_chapter_column(tmp_path):
     assert table.loc["LeNet (PALM)", "test acc (mean ± sd)"] == "0.5275"   # one seed: no sd
     assert table.loc["LeNet (PALM)", "chapter recipe: acc"] == "–"
     assert seed_leaderboard(tmp_path, "nothing").empty
+
+
+def test_seconds_per_epoch_come_from_runs_alone_on_the_machine(tmp_path):
+    from palm_utils.results import seed_leaderboard
+
+    _seed_record(tmp_path, "shared", "alexnet", 1, 0.9, 0.95, seconds=90.0)              # no load record
+    _seed_record(tmp_path, "shared", "alexnet", 2, 0.9, 0.95, seconds=60.0, load=4.1)    # tests beside it
+    _seed_record(tmp_path, "shared", "alexnet", 3, 0.9, 0.95, seconds=31.0, load=2.3)    # alone
+    _seed_record(tmp_path, "shared", "nin", 1, 0.9, 0.95, seconds=50.0, load=3.9)
+    _seed_record(tmp_path, "shared", "nin", 2, 0.9, 0.95, seconds=70.0)
+    _seed_record(tmp_path, "shared", "vgg16", 1, 0.9, 0.95, seconds=500.0, load=4.0)
+    table = seed_leaderboard(tmp_path, "shared", chapter_recipe=None)
+    assert table.loc["AlexNet", "s/epoch"] == 31.0      # the idle run only
+    assert table.loc["NiN", "s/epoch"] == 70.0          # no idle run: the one without a record
+    assert table.loc["VGG-16", "s/epoch"] == "500.0 (busy)"
