@@ -5,6 +5,7 @@
     python scripts/experiments.py run     [same selection] [--budget-minutes M] [--dry-run]
     python scripts/experiments.py status
     python scripts/experiments.py sweep     (the sweep's held-out table and its choice)
+    python scripts/experiments.py ablations (each idea against its twin, paired)
 
 Every run is ``python -m palm_utils train`` in a child process, on the real
 data in ``../shared/data/palm224`` (or ``$PALM_DATA_DIR``): the training
@@ -66,6 +67,42 @@ NETWORKS = {
     "mobilenet_v2": Network("palm_utils.models:MobileNetV2", {}, 8, 0.8),
     "efficientnet_b0": Network("palm_utils.models:EfficientNet", {}, 8, 1.1),
 }
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One chapter's idea as a controlled experiment: the leaderboard network
+    ``base`` (its runs of the shared recipe) against ``twin``, the same network
+    without the idea, trained with the same recipe and seeds (recipe
+    ``ablation``; ``changes``: what the twin's run changes in the recipe
+    instead of the network). With the same seed both start from the same
+    weights in every layer they share and read the data in the same order."""
+
+    chapter: int
+    idea: str
+    base: str
+    twin: str
+    twin_network: Network
+    changes: dict = field(default_factory=dict)
+
+
+_RESNET = "palm_utils.models:ResNet"
+#: The ablations, in chapter order.
+ABLATIONS = (
+    Ablation(2, "dropout", "alexnet", "alexnet-no-dropout",
+             Network("palm_utils.models:AlexNet", {"dropout": 0.0}, 2, 0.7)),
+    Ablation(2, "augmentation", "alexnet", "alexnet-augment",
+             NETWORKS["alexnet"], {"augment": True}),
+    Ablation(4, "auxiliary heads", "googlenet", "googlenet-aux",
+             Network("palm_utils.models:GoogLeNet", {"aux_logits": True}, 4, 1.5)),
+    Ablation(5, "residual connections", "resnet50", "resnet50-plain",
+             Network(_RESNET, {"depth": 50, "residual": False}, 5, 1.6)),
+    Ablation(5, "batch normalisation", "resnet18", "resnet18-no-bn",
+             Network(_RESNET, {"depth": 18, "batchnorm": False}, 5, 0.6)),
+    Ablation(7, "label smoothing", "inception_v3", "inception_v3-label-smoothing",
+             NETWORKS["inception_v3"], {"label_smoothing": 0.1}),
+)
+NETWORKS.update({a.twin: a.twin_network for a in ABLATIONS})
 
 
 @dataclass(frozen=True)
@@ -176,6 +213,38 @@ def add_shared() -> str | None:
     winner = sweep_winner(rows)
     RECIPES.setdefault("shared", replace(RECIPES[winner], networks=SHARED_ORDER, seeds=(1, 2, 3), test=True))
     return winner
+
+
+def add_ablation() -> bool:
+    """Once the shared recipe exists: the recipe ``ablation``, the shared
+    recipe for every ablation's twin (with its ``changes``), the same seeds."""
+    if "shared" not in RECIPES:
+        return False
+    RECIPES.setdefault("ablation", replace(RECIPES["shared"], networks=tuple(a.twin for a in ABLATIONS),
+                                           per_network={a.twin: a.changes for a in ABLATIONS if a.changes}))
+    return True
+
+
+def ablation_rows() -> list[dict]:
+    """One row per ablation with runs of both arms for a common seed: the
+    paired comparison of :func:`palm_utils.compare.compare_networks` (seed
+    means; a paired permutation test over the test images for accuracy, a
+    paired bootstrap for AUC) of the network with the idea against its twin."""
+    from palm_utils.compare import compare_networks, runs_from_results
+
+    if "ablation" not in RECIPES:
+        return []
+    shared, twins = runs_from_results(RESULTS, "shared"), runs_from_results(RESULTS, "ablation")
+    rows = []
+    for a in ABLATIONS:
+        seeds = sorted(set(shared.get(a.base, {})) & set(twins.get(a.twin, {})))
+        if not seeds:
+            continue
+        result = compare_networks({s: shared[a.base][s] for s in seeds}, {s: twins[a.twin][s] for s in seeds},
+                                  names=(a.base, a.twin))
+        rows.append({"chapter": a.chapter, "idea": a.idea, "with": a.base, "without": a.twin,
+                     "seeds": seeds, "comparison": result})
+    return rows
 
 
 def sweep_rows(recipes: dict | None = None) -> list[dict]:
@@ -355,7 +424,7 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("plan", "run", "status", "sweep"))
+    parser.add_argument("command", choices=("plan", "run", "status", "sweep", "ablations"))
     parser.add_argument("--recipe", action="append", help="a recipe of RECIPES (repeatable; default all)")
     parser.add_argument("--networks", nargs="+", help="networks (default: the recipe's)")
     parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the recipe's)")
@@ -365,8 +434,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     add_shared()
+    add_ablation()
     if args.command == "sweep":
         print_sweep()
+        return 0
+    if args.command == "ablations":
+        rows = ablation_rows()
+        for row in rows:
+            print(f"chapter {row['chapter']}, {row['idea']} (seeds {', '.join(map(str, row['seeds']))}): "
+                  f"{row['comparison']}")
+        print(f"{len(rows)} of {len(ABLATIONS)} ablations have runs of both arms.")
         return 0
     runs = selected(args) if args.command != "status" else selected(
         argparse.Namespace(recipe=None, networks=None, seeds=None))

@@ -149,3 +149,50 @@ def test_the_load_during_a_run_is_summarised(experiments):
     summary = experiments._load_summary([2.1, 3.9, 2.0, 2.2])
     assert (summary["samples"], summary["median"], summary["max"]) == (4, 2.2, 3.9)
     assert experiments._load_summary([]) == {"samples": 0, "cores": os.cpu_count()}
+
+
+def test_an_ablation_pairs_the_twin_with_its_network_under_the_shared_recipe(experiments, monkeypatch):
+    """The twin runs with the shared recipe (plus its changes) and the same
+    seeds; ``ablations`` compares it with the network's shared runs, paired."""
+    experiments.NETWORKS["tiny-wide"] = experiments.Network("palm_utils.cli.demo:TinyNet", {"width": 8}, 0, 0.1)
+    monkeypatch.setattr(experiments, "ABLATIONS", (
+        experiments.Ablation(1, "width", "tiny", "tiny-wide", experiments.NETWORKS["tiny-wide"]),
+        experiments.Ablation(1, "smoothing", "tiny", "tiny-smooth", experiments.NETWORKS["tiny"],
+                             {"label_smoothing": 0.1}),
+    ))
+    experiments.NETWORKS["tiny-smooth"] = experiments.NETWORKS["tiny"]
+    assert not experiments.add_ablation()                 # no shared recipe yet
+    experiments.RECIPES["shared"] = experiments.Recipe(epochs=1, batch_size=5, networks=("tiny",), seeds=(1, 2))
+    assert experiments.add_ablation()
+    ablation = experiments.RECIPES["ablation"]
+    assert ablation.networks == ("tiny-wide", "tiny-smooth") and ablation.seeds == (1, 2)
+    assert ablation.for_network("tiny-smooth").label_smoothing == 0.1
+    assert ablation.for_network("tiny-wide").args() == experiments.RECIPES["shared"].args()
+    assert experiments.ablation_rows() == []               # nothing has run
+    assert experiments.main(["run", "--recipe", "shared", "--seeds", "1"]) == 0
+    assert experiments.main(["run", "--recipe", "ablation", "--networks", "tiny-wide", "--seeds", "1", "2"]) == 0
+    rows = experiments.ablation_rows()
+    assert [(r["idea"], r["seeds"]) for r in rows] == [("width", [1])]   # seeds both arms have
+    result = rows[0]["comparison"]
+    assert (result.name_a, result.name_b, result.n) == ("tiny", "tiny-wide", 20)
+    assert 0 <= result.acc_p <= 1 and result.acc_a.n == result.acc_b.n == 1
+
+
+def test_every_ablation_twin_is_a_network_its_class_accepts():
+    import importlib
+    import inspect
+
+    spec = importlib.util.spec_from_file_location("experiments_real", REPO / "scripts" / "experiments.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["experiments_real"] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["experiments_real"]
+    for a in module.ABLATIONS:
+        assert a.base in module.SHARED_ORDER and a.twin not in module.SHARED_ORDER
+        assert set(a.changes) <= set(inspect.signature(module.Recipe).parameters)
+        path, name = a.twin_network.spec.split(":")
+        cls = getattr(importlib.import_module(path), name)
+        inspect.signature(cls).bind(**a.twin_network.kwargs)   # raises TypeError if not accepted
+        assert a.changes or a.twin_network != module.NETWORKS[a.base]   # the twin differs in something
