@@ -176,9 +176,13 @@ class GoogLeNet(nn.Layer):
     ``stem_stride``: stride of the first 7x7 convolution (2 in the paper, 1 in the course).
     ``aux_logits``: add the two auxiliary classifiers; in training mode ``forward``
     then returns ``(main, aux1, aux2)``, in eval mode only ``main``.
+    ``reductions=False``: the twin for the controlled experiment, whose 3x3 and 5x5
+    paths convolve the block's input directly, without their 1x1 reductions (those
+    convolutions get new weights, drawn after all others: every other layer starts
+    from the same weights as the GoogLeNet's for the same seed).
     """
 
-    def __init__(self, num_classes=1, stem_stride=2, aux_logits=False, image_size=224):
+    def __init__(self, num_classes=1, stem_stride=2, aux_logits=False, image_size=224, reductions=True):
         super().__init__()
         self.aux_logits = aux_logits
         # stage 1 and 2: the stem
@@ -208,6 +212,12 @@ class GoogLeNet(nn.Layer):
             side = (side_4a - 5) // 3 + 1               # after the 5x5/3 average pool: 4
             self.aux1 = InceptionAux(512, side, num_classes)
             self.aux2 = InceptionAux(528, side, num_classes)
+        if not reductions:   # the twin
+            for block in self.sublayers():
+                if isinstance(block, Inception):
+                    in_channels = block.path1.conv.weight.shape[1]
+                    block.path2 = ConvReLU(in_channels, block.path2[1].conv.weight.shape[0], 3, padding=1)
+                    block.path3 = ConvReLU(in_channels, block.path3[1].conv.weight.shape[0], 5, padding=2)
 
     def forward(self, x):
         use_aux = self.aux_logits and self.training
@@ -464,9 +474,13 @@ class NiN(nn.Layer):
     last 1 x 1 convolution gives one map per class; global average pooling.
     ``head_channels``: width of the output block's first two convolutions
     (384 here; ``head_channels=num_classes`` is the d2l layout).
+    ``head="fc"``: the twin for the controlled experiment, a fully connected layer
+    with a learned weight for each of the 5 x 5 positions of every class map
+    instead of their average (created last: every other layer starts from the
+    same weights for the same seed; it needs 224 x 224 input).
     """
 
-    def __init__(self, num_classes=1, head_channels=384):
+    def __init__(self, num_classes=1, head_channels=384, head="gap"):
         super().__init__()
         self.block1 = NiNBlock(3, 96, 11, stride=4)
         self.pool1 = nn.MaxPool2D(3, stride=2)
@@ -478,12 +492,17 @@ class NiN(nn.Layer):
         self.block4 = NiNBlock(384, head_channels, 3, padding=1, out_channels=num_classes,
                                last_relu=False)
         self.avgpool = nn.AdaptiveAvgPool2D(1)
+        if head not in ("gap", "fc"):
+            raise ValueError(f'head must be "gap" or "fc", not {head!r}')
+        self.fc = nn.Linear(num_classes * 5 * 5, num_classes) if head == "fc" else None
 
     def forward(self, x):
         x = self.pool1(self.block1(x))    # 3x224x224 -> 96x54x54 -> 96x26x26
         x = self.pool2(self.block2(x))    # -> 256x26x26 -> 256x12x12
         x = self.pool3(self.block3(x))    # -> 384x12x12 -> 384x5x5
         x = self.block4(self.dropout(x))  # -> num_classes x 5 x 5: one map per class
+        if self.fc is not None:           # the twin: a learned weight for each position
+            return self.fc(paddle.flatten(x, 1))
         x = self.avgpool(x)               # -> num_classes x 1 x 1: the average of each map
         return paddle.flatten(x, 1)       # the logits
 
@@ -718,10 +737,22 @@ class InceptionV3(nn.Layer):
 
 
 class SEResNet(ResNet):
-    """SE-ResNet-50/101/152: chapter 5's ResNet built from SE bottlenecks, one output logit."""
+    """SE-ResNet-50/101/152: chapter 5's ResNet built from SE bottlenecks, one output logit.
+
+    ``se=False``: the twin for the controlled experiment, built like the SE-ResNet
+    and then every SE block replaced by the identity, so that for the same seed
+    all its layers start from the same weights as the SE-ResNet's.
+    """
 
     CONFIGS = {50: (SEBottleneck, [3, 4, 6, 3]), 101: (SEBottleneck, [3, 4, 23, 3]),
                152: (SEBottleneck, [3, 8, 36, 3])}
+
+    def __init__(self, depth=50, num_classes=1, se=True, **twins):
+        super().__init__(depth, num_classes, **twins)
+        if not se:   # the twin
+            for block in self.sublayers():
+                if isinstance(block, SEBottleneck):
+                    block.se = nn.Identity()
 
 
 # -------------------- notebooks/08_mobilenet_efficientnet.ipynb --------------------
@@ -819,13 +850,19 @@ class MBConv(nn.Layer):
 
 
 class MobileNetV2(nn.Layer):
-    """MobileNetV2 (Sandler et al. 2018), width 1.0, one output logit."""
+    """MobileNetV2 (Sandler et al. 2018), width 1.0, one output logit.
+
+    ``depthwise=False``: the twin for the controlled experiment, every depthwise
+    3x3 convolution replaced by a standard one (all input channels to every
+    output channel; new weights, drawn after all others, so that every other
+    layer starts from the same weights for the same seed).
+    """
 
     # Table 2 of the paper: expansion t, output channels c, blocks n, stride s of the first block
     CONFIG = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 
-    def __init__(self, num_classes=1, dropout=0.2):
+    def __init__(self, num_classes=1, dropout=0.2, depthwise=True):
         super().__init__()
         self.stem = ConvBNAct(3, 32, 3, stride=2)
         in_channels = 32
@@ -838,6 +875,12 @@ class MobileNetV2(nn.Layer):
         self.avgpool = nn.AdaptiveAvgPool2D(1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(1280, num_classes)
+        if not depthwise:   # the twin
+            for block in self.sublayers():
+                if isinstance(block, InvertedResidual):
+                    conv = block.depthwise.conv
+                    block.depthwise.conv = nn.Conv2D(conv.weight.shape[0], conv.weight.shape[0], 3, stride=conv._stride,
+                                                     padding=1, bias_attr=False)
 
     def forward(self, x):
         x = self.stem(x)       # 32 x 112 x 112

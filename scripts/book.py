@@ -235,6 +235,68 @@ def seed_leaderboard_section(runs_dir: Path = RUNS_DIR, recipe: str = SHARED_REC
     return "\n".join(lines)
 
 
+ABLATIONS_MARKER = "% palm:ablations"
+
+
+def _experiments():
+    """scripts/experiments.py as a module (the ablations' table of pairs)."""
+    spec = importlib.util.spec_from_file_location("palm_experiments", REPO / "scripts" / "experiments.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def ablations_section(runs_dir: Path = RUNS_DIR) -> str:
+    """MyST for the ablations page: one row per chapter's idea, the network
+    with it (the shared recipe's runs) against its twin without it (recipe
+    ``ablation``), paired over the test images, from ``results/runs``."""
+    import pandas as pd
+
+    from palm_utils.results import load_seed_runs
+
+    experiments = _experiments()
+    experiments.RESULTS = Path(runs_dir)
+    experiments.add_shared()
+    experiments.add_ablation()
+    done = {row["idea"]: row for row in experiments.ablation_rows()}
+    shared, twins = load_seed_runs(runs_dir, "shared"), load_seed_runs(runs_dir, "ablation")
+
+    def cost(runs, seeds):
+        meta = runs[seeds[0]]["history"]["meta"] if seeds else {}
+        return (f"{meta.get('params', 0) / 1e6:.2f} M, {meta['flops'] / 1e9:.2f} GFLOPs"
+                if meta.get("flops") else "–")
+
+    rows = []
+    for a in experiments.ABLATIONS:
+        with_, without = (a.twin, a.base) if a.twin_has_idea else (a.base, a.twin)
+        row = {"chapter": a.chapter, "idea": a.idea, "with": with_, "without": without}
+        r = done.get(a.idea)
+        if r is None:
+            row.update({"seeds": "not run yet"})
+        else:
+            c = r["comparison"]
+            row.update({
+                "seeds": ", ".join(map(str, r["seeds"])),
+                "test acc with / without": f"{c.acc_a.mean:.4f} / {c.acc_b.mean:.4f}",
+                "acc with − without (95 % CI)": f"{c.acc_diff:+.4f} ({c.acc_ci[0]:+.4f} to {c.acc_ci[1]:+.4f})",
+                "p (acc)": f"{c.acc_p:.4f}",
+                "test AUC with / without": f"{c.auc_a.mean:.4f} / {c.auc_b.mean:.4f}",
+                "AUC with − without (95 % CI)": f"{c.auc_diff:+.4f} ({c.auc_ci[0]:+.4f} to {c.auc_ci[1]:+.4f})",
+                "p (AUC)": f"{c.auc_p:.4f}",
+                "cost with / without": " / ".join(cost(*arm) for arm in (
+                    ((twins.get(a.twin, {}), r["seeds"]), (shared.get(a.base, {}), r["seeds"]))
+                    if a.twin_has_idea else
+                    ((shared.get(a.base, {}), r["seeds"]), (twins.get(a.twin, {}), r["seeds"])))),
+            })
+        rows.append(row)
+    table = pd.DataFrame(rows).fillna("–").set_index(["chapter", "idea"])
+    lines = [f"下表在构建本书时由 `results/runs/shared/` 和 `results/runs/ablation/` 里的运行记录生成"
+             f"（`python scripts/experiments.py ablations`），没有手工填写任何数字。{len(done)} / {len(experiments.ABLATIONS)} "
+             "个对照实验已经有两边的运行。", "*(Built from the runner's stored runs; nothing typed in by hand.)*", ""]
+    return "\n".join(lines + _html_table(table))
+
+
 def mathjax_dir() -> Path:
     spec = importlib.util.find_spec("jupyter_server_mathjax")
     if spec is None or not spec.submodule_search_locations:
@@ -274,6 +336,11 @@ def assemble(notebooks_dir: Path, src: Path, results: Path = RESULTS,
     if SEEDS_MARKER in text:
         text = text.replace(SEEDS_MARKER, seed_leaderboard_section())
     index.write_text(text, encoding="utf-8")
+    ablations = src / "ablations.md"
+    text = ablations.read_text(encoding="utf-8")
+    if ABLATIONS_MARKER not in text:
+        raise BuildError(f"{book_dir / 'ablations.md'} lacks the line {ABLATIONS_MARKER!r}")
+    ablations.write_text(text.replace(ABLATIONS_MARKER, ablations_section()), encoding="utf-8")
     copy_mathjax(src / "_static" / "mathjax")
     return src
 

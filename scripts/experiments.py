@@ -76,7 +76,9 @@ class Ablation:
     without the idea, trained with the same recipe and seeds (recipe
     ``ablation``; ``changes``: what the twin's run changes in the recipe
     instead of the network). With the same seed both start from the same
-    weights in every layer they share and read the data in the same order."""
+    weights in every layer they share and read the data in the same order.
+    ``twin_has_idea``: the twin adds the idea (the shared recipe has no
+    augmentation, GoogLeNet no auxiliary heads) instead of removing it."""
 
     chapter: int
     idea: str
@@ -84,6 +86,7 @@ class Ablation:
     twin: str
     twin_network: Network
     changes: dict = field(default_factory=dict)
+    twin_has_idea: bool = False
 
 
 _RESNET = "palm_utils.models:ResNet"
@@ -92,15 +95,23 @@ ABLATIONS = (
     Ablation(2, "dropout", "alexnet", "alexnet-no-dropout",
              Network("palm_utils.models:AlexNet", {"dropout": 0.0}, 2, 0.7)),
     Ablation(2, "augmentation", "alexnet", "alexnet-augment",
-             NETWORKS["alexnet"], {"augment": True}),
+             NETWORKS["alexnet"], {"augment": True}, twin_has_idea=True),
     Ablation(4, "auxiliary heads", "googlenet", "googlenet-aux",
-             Network("palm_utils.models:GoogLeNet", {"aux_logits": True}, 4, 1.5)),
+             Network("palm_utils.models:GoogLeNet", {"aux_logits": True}, 4, 1.5), twin_has_idea=True),
+    Ablation(4, "1x1 reductions", "googlenet", "googlenet-no-reductions",
+             Network("palm_utils.models:GoogLeNet", {"reductions": False}, 4, 3.5)),
     Ablation(5, "residual connections", "resnet50", "resnet50-plain",
              Network(_RESNET, {"depth": 50, "residual": False}, 5, 1.6)),
     Ablation(5, "batch normalisation", "resnet18", "resnet18-no-bn",
              Network(_RESNET, {"depth": 18, "batchnorm": False}, 5, 0.6)),
+    Ablation(6, "global average pooling", "nin", "nin-fc-head",
+             Network("palm_utils.models:NiN", {"head": "fc"}, 6, 1.0)),
     Ablation(7, "label smoothing", "inception_v3", "inception_v3-label-smoothing",
              NETWORKS["inception_v3"], {"label_smoothing": 0.1}),
+    Ablation(7, "squeeze-and-excitation", "se_resnet50", "se_resnet50-no-se",
+             Network("palm_utils.models:SEResNet", {"depth": 50, "se": False}, 7, 1.7)),
+    Ablation(8, "depthwise-separable convolutions", "mobilenet_v2", "mobilenet_v2-standard-conv",
+             Network("palm_utils.models:MobileNetV2", {"depthwise": False}, 8, 4.0)),
 )
 NETWORKS.update({a.twin: a.twin_network for a in ABLATIONS})
 
@@ -229,7 +240,8 @@ def ablation_rows() -> list[dict]:
     """One row per ablation with runs of both arms for a common seed: the
     paired comparison of :func:`palm_utils.compare.compare_networks` (seed
     means; a paired permutation test over the test images for accuracy, a
-    paired bootstrap for AUC) of the network with the idea against its twin."""
+    paired bootstrap for AUC) of the arm with the idea (A) against the arm
+    without it (B)."""
     from palm_utils.compare import compare_networks, runs_from_results
 
     if "ablation" not in RECIPES:
@@ -240,10 +252,11 @@ def ablation_rows() -> list[dict]:
         seeds = sorted(set(shared.get(a.base, {})) & set(twins.get(a.twin, {})))
         if not seeds:
             continue
-        result = compare_networks({s: shared[a.base][s] for s in seeds}, {s: twins[a.twin][s] for s in seeds},
-                                  names=(a.base, a.twin))
-        rows.append({"chapter": a.chapter, "idea": a.idea, "with": a.base, "without": a.twin,
-                     "seeds": seeds, "comparison": result})
+        base, twin = {s: shared[a.base][s] for s in seeds}, {s: twins[a.twin][s] for s in seeds}
+        (with_, with_runs), (without, without_runs) = sorted(
+            [(a.base, base), (a.twin, twin)], key=lambda arm: (arm[0] == a.twin) != a.twin_has_idea)
+        rows.append({"chapter": a.chapter, "idea": a.idea, "with": with_, "without": without, "seeds": seeds,
+                     "comparison": compare_networks(with_runs, without_runs, names=(with_, without))})
     return rows
 
 

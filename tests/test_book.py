@@ -146,6 +146,37 @@ def test_seed_leaderboard_comes_from_the_runners_records(tmp_path):
     assert "配对检验" not in book.seed_leaderboard_section(runs, "shared")   # one network: no pairs
 
 
+def test_ablations_page_pairs_each_twin_with_its_network(tmp_path):
+    """The ablations table from the runner's records: the sweep (which makes
+    the shared recipe) and AlexNet's shared runs as stored, and a planted
+    twin without dropout that gets 40 more test images wrong."""
+    import json
+    import shutil
+
+    runs = tmp_path / "runs"
+    stored = REPO / "results" / "runs"
+    for sweep in stored.glob("sweep-*"):
+        shutil.copytree(sweep, runs / sweep.name)
+    empty = book.ablations_section(runs)
+    assert "0 / 10" in empty and empty.count("not run yet") == 10
+    shutil.copytree(stored / "shared" / "alexnet", runs / "shared" / "alexnet")
+    for path in sorted((runs / "shared" / "alexnet").glob("seed*.json")):
+        record = json.loads(path.read_text())
+        predictions = record["history"]["test"]["predictions"]
+        flipped = 0
+        for i, (label, prob) in enumerate(zip(predictions["labels"], predictions["probs"])):
+            if flipped < 40 and (prob > 0.5) == bool(label):
+                predictions["probs"][i], flipped = 1.0 - prob, flipped + 1
+        twin = runs / "ablation" / "alexnet-no-dropout" / path.name
+        twin.parent.mkdir(parents=True, exist_ok=True)
+        twin.write_text(json.dumps(record))
+    section = book.ablations_section(runs)
+    assert "1 / 10" in section and section.count("not run yet") == 9
+    row = section[section.index("<th>dropout</th>"):section.index("<th>augmentation</th>")]
+    assert "<td>+0.1000 (" in row          # with dropout minus without: 40 of 400 images
+    assert "<td>0.0001</td>" in row or "<td>0.0000</td>" in row   # the permutation test's smallest p
+
+
 # ---------------------------------------------------------------- the browser
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

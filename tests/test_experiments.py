@@ -158,7 +158,7 @@ def test_an_ablation_pairs_the_twin_with_its_network_under_the_shared_recipe(exp
     monkeypatch.setattr(experiments, "ABLATIONS", (
         experiments.Ablation(1, "width", "tiny", "tiny-wide", experiments.NETWORKS["tiny-wide"]),
         experiments.Ablation(1, "smoothing", "tiny", "tiny-smooth", experiments.NETWORKS["tiny"],
-                             {"label_smoothing": 0.1}),
+                             {"label_smoothing": 0.1}, twin_has_idea=True),
     ))
     experiments.NETWORKS["tiny-smooth"] = experiments.NETWORKS["tiny"]
     assert not experiments.add_ablation()                 # no shared recipe yet
@@ -176,6 +176,11 @@ def test_an_ablation_pairs_the_twin_with_its_network_under_the_shared_recipe(exp
     result = rows[0]["comparison"]
     assert (result.name_a, result.name_b, result.n) == ("tiny", "tiny-wide", 20)
     assert 0 <= result.acc_p <= 1 and result.acc_a.n == result.acc_b.n == 1
+    # a twin that adds the idea is the "with" arm, A of the comparison
+    assert experiments.main(["run", "--recipe", "ablation", "--networks", "tiny-smooth", "--seeds", "1"]) == 0
+    smooth = [r for r in experiments.ablation_rows() if r["idea"] == "smoothing"][0]
+    assert (smooth["with"], smooth["without"]) == ("tiny-smooth", "tiny")
+    assert smooth["comparison"].name_a == "tiny-smooth"
 
 
 def test_every_ablation_twin_is_a_network_its_class_accepts():

@@ -260,3 +260,67 @@ def test_the_resnet_twins_lose_one_thing_and_keep_the_same_initial_weights(netwo
     projections = sum(count_params(b.shortcut) for b in nets["resnet"].sublayers()
                       if isinstance(getattr(b, "shortcut", None), models.ConvBN))
     assert count_params(nets["plain"]) == count_params(nets["resnet"]) - projections
+
+
+def _twins(cls, kwargs, twin_kwargs, seed=5):
+    paddle.seed(seed)
+    base = cls(**kwargs)
+    paddle.seed(seed)
+    twin = cls(**kwargs, **twin_kwargs)
+    base.eval()
+    twin.eval()
+    return base, twin
+
+
+@pytest.mark.parametrize("name, kwargs, twin_kwargs", [
+    ("GoogLeNet", {}, {"reductions": False}),
+    ("GoogLeNet", {"aux_logits": True}, {"reductions": False}),
+    ("NiN", {}, {"head": "fc"}),
+    ("SEResNet", {"depth": 50}, {"se": False}),
+    ("MobileNetV2", {}, {"depthwise": False}),
+])
+def test_each_chapters_twin_differs_in_its_one_thing_and_starts_from_the_same_weights(name, kwargs, twin_kwargs):
+    """The ablations' twins (chapters 4, 6, 7, 8): every parameter the twin
+    shares with the network (same name and shape) has the same initial value
+    for the same seed; what differs is the one thing, checked structurally."""
+    import numpy as np
+
+    base, twin = _twins(getattr(models, name), kwargs, twin_kwargs)
+    ours, theirs = twin.state_dict(), base.state_dict()
+    shared = [k for k in ours if k in theirs and ours[k].shape == theirs[k].shape]
+    assert len(shared) >= 20
+    assert all(np.array_equal(ours[k].numpy(), theirs[k].numpy()) for k in shared)
+    assert count_params(twin) != count_params(base)
+    x = paddle.rand([1, 3, 224, 224])
+    with paddle.no_grad():
+        assert twin(x).shape == [1, 1]
+    layers = twin.sublayers()
+    if "reductions" in twin_kwargs:   # the 3x3 and 5x5 paths read the block's input directly
+        blocks = [b for b in layers if isinstance(b, models.Inception)]
+        assert len(blocks) == 9 and all(
+            b.path2.conv.weight.shape[1] == b.path3.conv.weight.shape[1] == b.path1.conv.weight.shape[1]
+            and b.path2.conv.weight.shape[2:] == [3, 3] and b.path3.conv.weight.shape[2:] == [5, 5] for b in blocks)
+        assert count_flops_ratio(base, twin) > 2
+    if "head" in twin_kwargs:         # a learned weight per position instead of the average
+        seen = []
+        hook = twin.block4.register_forward_post_hook(lambda layer, inputs, out: seen.append(out))
+        with paddle.no_grad():
+            out = twin(x)
+        hook.remove()
+        np.testing.assert_allclose(out.numpy(), twin.fc(paddle.flatten(seen[0], 1)).numpy(), atol=1e-6)
+        assert count_params(twin) - count_params(base) == 5 * 5 + 1
+        with pytest.raises(ValueError, match="head"):
+            models.NiN(head="max")
+    if "se" in twin_kwargs:           # no SE left: ResNet-50's parameters exactly
+        assert not any(isinstance(b, models.SEBlock) for b in layers)
+        assert set(ours) < set(theirs) and count_params(twin) == count_params(models.ResNet(50))
+    if "depthwise" in twin_kwargs:    # no grouped convolution left
+        convs = [c for c in layers if isinstance(c, paddle.nn.Conv2D)]
+        assert all(c._groups == 1 for c in convs)
+        assert any(c._groups > 1 for c in base.sublayers() if isinstance(c, paddle.nn.Conv2D))
+
+
+def count_flops_ratio(base, twin):
+    from palm_utils.summary import count_flops
+
+    return count_flops(twin) / count_flops(base)
