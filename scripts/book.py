@@ -203,7 +203,7 @@ def seed_leaderboard_section(runs_dir: Path = RUNS_DIR, recipe: str = SHARED_REC
              f"目前完成了 {len(table)} 个网络的 {seeds} 次运行；计划每个网络 3 个种子（最慢的 VGG-16、DenseNet-121 和 "
              "SE-ResNet-50 可能少于 3 个），`seeds` 一列是已经完成的种子数。只有一个种子的网络，表里没有标准差。",
              "`s/epoch` 是每个种子平均每轮秒数的中位数（同一台 2 核机器），只取运行时机器上没有别的任务的那些"
-             "（运行器每 15 秒记下 1 分钟平均负载，中位数超过核数 + 0.75 的算“忙”）；标着 (busy) 的网络只有忙时的运行，"
+             "（运行器每 15 秒记下 1 分钟平均负载，曾经超过核数 + 0.5 的算“忙”）；标着 (busy) 的网络只有忙时的运行，"
              "它的秒数偏大。网络之间的速度比较见基准测试（`docs/benchmarks.md`）。",
              "*(Built from the runner's stored runs; nothing typed in by hand.)*", ""]
     lines += _html_table(table)

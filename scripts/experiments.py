@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -407,6 +408,7 @@ def train_one(recipe: str, network: str, seed: int, data: Path) -> Path:
     env = {k: v for k, v in os.environ.items() if k != "PALM_QUICK"}
     started, load = time.time(), []
     done = subprocess.Popen(command, cwd=REPO, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # `kill` stops the training too
     try:
         while True:   # the 1-minute load average every 15 s: were the timings taken on an idle machine?
             try:
