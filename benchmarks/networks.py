@@ -90,8 +90,12 @@ def torch_namespace() -> dict:
             return tnn.Sequential(OrderedDict(layers))
         return tnn.Sequential(*layers)
 
+    class Layer(tnn.Module):
+        def sublayers(self):   # Paddle's name: every layer inside, not the layer itself
+            return list(self.modules())[1:]
+
     nn = types.SimpleNamespace(
-        Layer=tnn.Module, Conv2D=Conv2D, Linear=Linear, Sequential=Sequential,
+        Layer=Layer, Identity=tnn.Identity, Conv2D=Conv2D, Linear=Linear, Sequential=Sequential,
         MaxPool2D=tnn.MaxPool2d, AvgPool2D=tnn.AvgPool2d, AdaptiveAvgPool2D=tnn.AdaptiveAvgPool2d,
         BatchNorm2D=tnn.BatchNorm2d, ReLU=tnn.ReLU, Dropout=tnn.Dropout, Flatten=tnn.Flatten,
         initializer=types.SimpleNamespace(Uniform=lambda *a, **k: None),

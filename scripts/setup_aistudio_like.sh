@@ -19,7 +19,7 @@ echo "setup (AI Studio-like): $platform"
 # as pip does (see setup.sh).
 python -m pip install --quiet --disable-pip-version-check uv 2>&1 | grep -v "^WARNING: Location" || true
 uv pip install --quiet --compile-bytecode --python .venv-aistudio/bin/python $platform pandas scikit-learn \
-    matplotlib tqdm openpyxl mlxtend pytest nbval ipykernel nbclient nbformat statsmodels MLstatkit
+    matplotlib tqdm openpyxl mlxtend pytest pytest-xdist nbval ipykernel nbclient nbformat statsmodels MLstatkit
 python -c "import paddle, numpy, cv2" || { echo "FAILED: the AI Studio-like environment"; exit 1; }
 before=$(python -m pip freeze | grep -iE '^(paddlepaddle|numpy|opencv)' | sort)
 echo "setup (AI Studio-like): the README's optional step, pip install -e ."

@@ -15,7 +15,9 @@
 #      NumPy and OpenCV logic (labels, images, the stand-in, data discovery,
 #      metrics and paired tests, the command line's argument checks) run on
 #      lines 1 and 2, whose NumPy and OpenCV bracket this line's.
-# Tests that do not depend on the Paddle line run on line 1 only: the book,
+# On each line the unit tests run first, in parallel (pytest-xdist, one
+# process per core, at most 4), then the chapters under nbval, one after
+# another. Tests that do not depend on the Paddle line run on line 1 only: the book,
 # the maintainers' and instructors' tools (benchmark, full runs, the
 # comparisons runner, the student edition and grader), the
 # checks of the committed notebooks' files and of the package's layers.
@@ -34,6 +36,16 @@ paddle_free=(--ignore=tests/test_aistudio.py --ignore=tests/test_aistudio_chapte
              --ignore=tests/test_discovery.py --ignore=tests/test_labels.py
              --ignore=tests/test_metrics.py --ignore=tests/test_plots.py
              --ignore=tests/test_reader.py --ignore=tests/test_standin.py)
+# The unit tests run in two processes (pytest-xdist; at most 4 on bigger
+# machines), the chapters one after another in one process (nbval runs a
+# notebook's cells in order in one kernel).
+parallel=(-n auto --maxprocesses 4)
+suite() {   # suite [pytest arguments...]: the unit tests in parallel, then the chapters
+    local failed=0
+    python -m pytest "${parallel[@]}" --durations=15 tests "$@" || failed=1
+    python -m pytest --nbval --nbval-current-env --durations=10 notebooks "$@" || failed=1
+    return $failed
+}
 versions() {
     echo "Paddle $(python -W ignore -c 'import paddle; print(paddle.__version__)'), NumPy $(python -c 'import numpy; print(numpy.__version__)')"
 }
@@ -44,19 +56,17 @@ for line in $lines; do
     3)
         (source scripts/setup.sh
          echo "== line 1: $(versions)"
-         python -m pytest --nbval --nbval-current-env --durations=15 tests notebooks "$@") || status=1
+         suite "$@") || status=1
         ;;
     2.6)
         (source scripts/setup_aistudio_like.sh
          echo "== line 2: $(versions), palm_utils from the checkout"
-         python -m pytest --nbval --nbval-current-env --durations=15 tests notebooks \
-             "${line_only[@]}" "$@") || status=1
+         suite "${line_only[@]}" "$@") || status=1
         ;;
     3.2)
         (source scripts/setup_paddle32.sh
          echo "== line 3: $(versions)"
-         python -m pytest --nbval --nbval-current-env --durations=15 tests notebooks \
-             "${line_only[@]}" "${paddle_free[@]}" "$@") || status=1
+         suite "${line_only[@]}" "${paddle_free[@]}" "$@") || status=1
         ;;
     *)
         echo "test.sh: unknown line '$line' in PALM_LINES (choose from 3, 2.6, 3.2)" >&2
