@@ -66,19 +66,12 @@ def test_the_grader_gives_a_chapter_full_marks(path, teach, tmp_path):
 
 
 def _names(source: str) -> tuple[set, set]:
-    """The names a cell binds and the names it reads (IPython's % and ! lines dropped)."""
-    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-    bound, read = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return bound, read
+    """The names a cell binds and the names it reads (IPython's % and ! lines
+    dropped), as scripts/save_models.py finds them for the saved cells."""
+    from test_models import save_models
+
+    plain = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    return save_models._bound_and_loaded(ast.parse(plain))
 
 
 def _needs_answers(nb, teach) -> tuple[set, list]:
