@@ -260,7 +260,7 @@ def ablations_section(runs_dir: Path = RUNS_DIR) -> str:
     experiments.add_shared()
     experiments.add_ablation()
     done = {row["idea"]: row for row in experiments.ablation_rows()}
-    shared, twins = load_seed_runs(runs_dir, "shared"), load_seed_runs(runs_dir, "ablation")
+    records = {recipe: load_seed_runs(runs_dir, recipe) for recipe in ("shared", "ablation")}
 
     def cost(runs, seeds):
         meta = runs[seeds[0]]["history"]["meta"] if seeds else {}
@@ -269,7 +269,7 @@ def ablations_section(runs_dir: Path = RUNS_DIR) -> str:
 
     rows = []
     for a in experiments.ABLATIONS:
-        with_, without = (a.twin, a.base) if a.twin_has_idea else (a.base, a.twin)
+        (with_, _), (without, _) = a.arms
         row = {"chapter": a.chapter, "idea": a.idea, "with": with_, "without": without}
         r = done.get(a.idea)
         if r is None:
@@ -284,10 +284,8 @@ def ablations_section(runs_dir: Path = RUNS_DIR) -> str:
                 "test AUC with / without": f"{c.auc_a.mean:.4f} / {c.auc_b.mean:.4f}",
                 "AUC with − without (95 % CI)": f"{c.auc_diff:+.4f} ({c.auc_ci[0]:+.4f} to {c.auc_ci[1]:+.4f})",
                 "p (AUC)": f"{c.auc_p:.4f}",
-                "cost with / without": " / ".join(cost(*arm) for arm in (
-                    ((twins.get(a.twin, {}), r["seeds"]), (shared.get(a.base, {}), r["seeds"]))
-                    if a.twin_has_idea else
-                    ((shared.get(a.base, {}), r["seeds"]), (twins.get(a.twin, {}), r["seeds"])))),
+                "cost with / without": " / ".join(cost(records[recipe].get(network, {}), r["seeds"])
+                                                  for network, recipe in a.arms),
             })
         rows.append(row)
     table = pd.DataFrame(rows).fillna("–").set_index(["chapter", "idea"])

@@ -89,6 +89,12 @@ class Ablation:
     changes: dict = field(default_factory=dict)
     twin_has_idea: bool = False
 
+    @property
+    def arms(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """(network, recipe) of the arm with the idea, then of the arm without it."""
+        base, twin = (self.base, "shared"), (self.twin, "ablation")
+        return (twin, base) if self.twin_has_idea else (base, twin)
+
 
 _RESNET = "palm_utils.models:ResNet"
 #: The ablations, in chapter order.
@@ -247,17 +253,17 @@ def ablation_rows() -> list[dict]:
 
     if "ablation" not in RECIPES:
         return []
-    shared, twins = runs_from_results(RESULTS, "shared"), runs_from_results(RESULTS, "ablation")
+    runs = {recipe: runs_from_results(RESULTS, recipe) for recipe in ("shared", "ablation")}
     rows = []
     for a in ABLATIONS:
-        seeds = sorted(set(shared.get(a.base, {})) & set(twins.get(a.twin, {})))
+        (with_, with_recipe), (without, without_recipe) = a.arms
+        arm_a, arm_b = runs[with_recipe].get(with_, {}), runs[without_recipe].get(without, {})
+        seeds = sorted(set(arm_a) & set(arm_b))
         if not seeds:
             continue
-        base, twin = {s: shared[a.base][s] for s in seeds}, {s: twins[a.twin][s] for s in seeds}
-        (with_, with_runs), (without, without_runs) = sorted(
-            [(a.base, base), (a.twin, twin)], key=lambda arm: (arm[0] == a.twin) != a.twin_has_idea)
         rows.append({"chapter": a.chapter, "idea": a.idea, "with": with_, "without": without, "seeds": seeds,
-                     "comparison": compare_networks(with_runs, without_runs, names=(with_, without))})
+                     "comparison": compare_networks({s: arm_a[s] for s in seeds}, {s: arm_b[s] for s in seeds},
+                                                    names=(with_, without))})
     return rows
 
 
