@@ -15,8 +15,6 @@ Grad-CAM, which averages gradients over the map, would light every disc.)
 """
 from __future__ import annotations
 
-import time
-
 import matplotlib
 import numpy as np
 import pytest
@@ -81,7 +79,6 @@ def trained():
     model = CoordNet()
     opt = paddle.optimizer.Adam(learning_rate=3e-3, parameters=model.parameters())
     order = np.random.default_rng(0)
-    start = time.perf_counter()
     for _epoch in range(25):
         model.train()
         perm = order.permutation(len(train_x))
@@ -93,7 +90,7 @@ def trained():
             opt.step()
             opt.clear_grad()
         acc = accuracy(model, test_x, test_y)
-        if acc >= 0.95 or time.perf_counter() - start > 20:
+        if acc >= 0.95:  # no time limit: a cut-off under load made CI flaky
             break
     assert acc >= 0.9, f"the test network did not learn the task (accuracy {acc:.2f})"
     return model, test_x, test_y
