@@ -97,3 +97,27 @@ def test_fill_stores_outputs_only_in_new_cells(tmp_path, monkeypatch):
     assert after.cells[1].outputs[0]["text"] == "42\n" and after.cells[1].execution_count == 2
     assert not list(tmp_path.glob(".fill-*"))                        # the scratch copy is gone
     assert nbtool.fill(path) == []                                   # nothing new: nothing runs
+
+
+def _stored_minutes(path) -> float | None:
+    """The minutes of the stored run, from the last line the chapter prints
+    (palm_utils.session: '... full run, 10.3 min in all.')."""
+    import re
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in reversed(nb.cells):
+        for output in cell.get("outputs", []):
+            found = re.search(r"full run, (\d+\.\d) min in all", output.get("text", ""))
+            if found:
+                return float(found.group(1))
+    return None
+
+
+def test_readme_full_run_table_matches_the_notebooks():
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\d\d) [^|]*\| (\d+\.\d) min \|", readme, flags=re.M))
+    assert sorted(rows) == [p.name[:2] for p in NOTEBOOKS], "README's full-run table lists every chapter"
+    for path in NOTEBOOKS:
+        assert _stored_minutes(path) == float(rows[path.name[:2]]), path.name
