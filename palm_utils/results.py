@@ -13,7 +13,7 @@ test set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .layout import VALID_COUNT
 from .metrics import bootstrap_ci, format_ci, format_estimate, wilson_interval
@@ -385,3 +385,59 @@ def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None =
         return pd.DataFrame()
     table = pd.DataFrame(rows).sort_values("_mean", ascending=False, kind="stable")
     return table.drop(columns="_mean").set_index("network")
+
+
+class AblationResult(NamedTuple):
+    """One controlled experiment from the runner's stored runs (:func:`ablation`)."""
+
+    table: Any          # pandas.DataFrame: one row per common seed
+    cost: Any           # pandas.DataFrame: params, GFLOPs and s/epoch of each arm
+    comparison: Any     # compare.NetworkComparison over the common seeds, or None
+
+
+def ablation(root: str | Path, with_: tuple[str, str], without: tuple[str, str],
+             names: tuple[str, str] | None = None) -> AblationResult:
+    """A chapter's idea tested by its twin: the network with the idea
+    (``with_`` = ``(recipe, network)`` of the runner, e.g. ``("shared",
+    "resnet50")``) against the same network without it (e.g. ``("ablation",
+    "resnet50-plain")``), over the seeds both have run. The same seed gives
+    both the same data order and the same initial weights in every layer
+    they share, so each seed is a pair.
+
+    ``table``: one row per common seed, each arm's chosen epoch (on the
+    held-out images), test accuracy and AUC, and the last epoch's training
+    loss. ``cost``: each arm's parameters, GFLOPs and seconds per epoch (as
+    in :func:`seed_leaderboard`). ``comparison``:
+    :func:`palm_utils.compare.compare_networks` of the arm with the idea (A)
+    against the arm without it (B) over those seeds, paired over the test
+    images; ``None`` while no seed has both arms."""
+    import pandas as pd
+
+    from .compare import _test_predictions, compare_networks
+
+    names = names or (with_[1], without[1])
+    arms = [load_seed_runs(root, recipe).get(network, {}) for recipe, network in (with_, without)]
+    seeds = sorted(set(arms[0]) & set(arms[1]))
+    rows = []
+    for seed in seeds:
+        row = {"seed": seed}
+        for name, arm in zip(names, arms):
+            history = arm[seed]["history"]
+            test = history["test"]
+            row.update({f"{name}: epoch": test["epoch"], f"{name}: test acc": test["accuracy"],
+                        f"{name}: test AUC": test["auc"],
+                        f"{name}: last train loss": history["epochs"][-1]["train_loss"]})
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("seed") if rows else pd.DataFrame()
+    cost = []
+    for name, arm in zip(names, arms):
+        runs = [arm[s] for s in seeds]
+        meta = runs[0]["history"]["meta"] if runs else {}
+        cost.append({"network": name, "params (M)": round(meta.get("params", 0) / 1e6, 2) if runs else None,
+                     "GFLOPs": round(meta["flops"] / 1e9, 2) if meta.get("flops") else None,
+                     "s/epoch": _seconds_per_epoch(runs) if runs else None})
+    comparison = None
+    if seeds:
+        comparison = compare_networks(*({s: _test_predictions(arm[s]["history"]) for s in seeds} for arm in arms),
+                                      names=names)
+    return AblationResult(table, pd.DataFrame(cost).set_index("network"), comparison)

@@ -253,19 +253,15 @@ def ablations_section(runs_dir: Path = RUNS_DIR) -> str:
     ``ablation``), paired over the test images, from ``results/runs``."""
     import pandas as pd
 
-    from palm_utils.results import load_seed_runs
-
     experiments = _experiments()
     experiments.RESULTS = Path(runs_dir)
     experiments.add_shared()
     experiments.add_ablation()
     done = {row["idea"]: row for row in experiments.ablation_rows()}
-    records = {recipe: load_seed_runs(runs_dir, recipe) for recipe in ("shared", "ablation")}
 
-    def cost(runs, seeds):
-        meta = runs[seeds[0]]["history"]["meta"] if seeds else {}
-        return (f"{meta.get('params', 0) / 1e6:.2f} M, {meta['flops'] / 1e9:.2f} GFLOPs"
-                if meta.get("flops") else "–")
+    def cost(row, network):
+        c = row["cost"].loc[network]
+        return f"{c['params (M)']:.2f} M, {c['GFLOPs']:.2f} GFLOPs" if c["GFLOPs"] else "–"
 
     rows = []
     for a in experiments.ABLATIONS:
@@ -284,8 +280,8 @@ def ablations_section(runs_dir: Path = RUNS_DIR) -> str:
                 "test AUC with / without": f"{c.auc_a.mean:.4f} / {c.auc_b.mean:.4f}",
                 "AUC with − without (95 % CI)": f"{c.auc_diff:+.4f} ({c.auc_ci[0]:+.4f} to {c.auc_ci[1]:+.4f})",
                 "p (AUC)": f"{c.auc_p:.4f}",
-                "cost with / without": " / ".join(cost(records[recipe].get(network, {}), r["seeds"])
-                                                  for network, recipe in a.arms),
+                "cost with / without": f"{cost(r, with_)} / {cost(r, without)}",
+                "s/epoch with / without": " / ".join(str(r["cost"].loc[n, "s/epoch"]) for n in (with_, without)),
             })
         rows.append(row)
     table = pd.DataFrame(rows).fillna("–").set_index(["chapter", "idea"])

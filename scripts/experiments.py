@@ -244,26 +244,23 @@ def add_ablation() -> bool:
 
 
 def ablation_rows() -> list[dict]:
-    """One row per ablation with runs of both arms for a common seed: the
-    paired comparison of :func:`palm_utils.compare.compare_networks` (seed
-    means; a paired permutation test over the test images for accuracy, a
-    paired bootstrap for AUC) of the arm with the idea (A) against the arm
-    without it (B)."""
-    from palm_utils.compare import compare_networks, runs_from_results
+    """One row per ablation with runs of both arms for a common seed:
+    :func:`palm_utils.results.ablation` of the arm with the idea (A) against
+    the arm without it (B): per-seed table, cost, and the paired comparison
+    (seed means; a paired permutation test over the test images for
+    accuracy, a paired bootstrap for AUC)."""
+    from palm_utils.results import ablation
 
     if "ablation" not in RECIPES:
         return []
-    runs = {recipe: runs_from_results(RESULTS, recipe) for recipe in ("shared", "ablation")}
     rows = []
     for a in ABLATIONS:
         (with_, with_recipe), (without, without_recipe) = a.arms
-        arm_a, arm_b = runs[with_recipe].get(with_, {}), runs[without_recipe].get(without, {})
-        seeds = sorted(set(arm_a) & set(arm_b))
-        if not seeds:
+        result = ablation(RESULTS, (with_recipe, with_), (without_recipe, without))
+        if result.comparison is None:
             continue
-        rows.append({"chapter": a.chapter, "idea": a.idea, "with": with_, "without": without, "seeds": seeds,
-                     "comparison": compare_networks({s: arm_a[s] for s in seeds}, {s: arm_b[s] for s in seeds},
-                                                    names=(with_, without))})
+        rows.append({"chapter": a.chapter, "idea": a.idea, "with": with_, "without": without,
+                     "seeds": list(result.table.index), "comparison": result.comparison, "cost": result.cost})
     return rows
 
 

@@ -340,3 +340,40 @@ def test_seconds_per_epoch_come_from_runs_alone_on_the_machine(tmp_path):
     assert table.loc["AlexNet", "s/epoch"] == 31.0      # the idle run only
     assert table.loc["NiN", "s/epoch"] == 70.0          # no idle run: the one without a record
     assert table.loc["VGG-16", "s/epoch"] == "500.0 (busy)"
+
+
+def _ablation_record(root, recipe, network, seed, wrong, loss):
+    """A runner record whose test predictions get the first ``wrong`` of 400 images wrong."""
+    import json
+
+    labels = [i % 2 for i in range(400)]
+    probs = [(0.2 if y else 0.8) if i < wrong else (0.9 if y else 0.1) for i, y in enumerate(labels)]
+    acc = 1 - wrong / 400
+    history = {"meta": {"params": 3_000_000, "flops": 9e8},
+               "epochs": [{"epoch": e, "seconds": 20.0, "train_loss": loss} for e in (1, 2)],
+               "test": {"epoch": 2, "accuracy": acc, "auc": 1.0,
+                        "predictions": {"labels": labels, "probs": probs}}}
+    path = root / recipe / network / f"seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run": {"seed": seed, "recipe": recipe, "network": network},
+                                "history": history}))
+
+
+def test_ablation_pairs_the_seeds_both_arms_have(tmp_path):
+    from palm_utils.results import ablation
+
+    for seed, wrong in ((1, 20), (2, 30)):
+        _ablation_record(tmp_path, "shared", "net", seed, wrong, loss=0.1)
+    for seed, wrong in ((1, 60), (2, 70), (3, 0)):      # seed 3 has no partner: left out
+        _ablation_record(tmp_path, "ablation", "net-without", seed, wrong, loss=0.4)
+    result = ablation(tmp_path, ("shared", "net"), ("ablation", "net-without"), names=("with", "without"))
+    assert list(result.table.index) == [1, 2]
+    assert list(result.table["with: test acc"]) == [0.95, 0.925]
+    assert list(result.table["without: last train loss"]) == [0.4, 0.4]
+    c = result.comparison
+    assert (c.acc_a.n, c.acc_b.n) == (2, 2)
+    assert c.acc_diff == pytest.approx((0.95 + 0.925) / 2 - (0.85 + 0.825) / 2)
+    assert c.acc_p < 0.001                               # 40 images more wrong on average, none fewer
+    assert result.cost.loc["with", "GFLOPs"] == 0.9 and result.cost.loc["without", "s/epoch"] == 20.0
+    nothing = ablation(tmp_path, ("shared", "net"), ("ablation", "missing"))
+    assert nothing.comparison is None and nothing.table.empty
