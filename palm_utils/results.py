@@ -339,7 +339,24 @@ def _seconds_per_epoch(runs: list[dict]) -> str | float:
     return f"{statistics.median(per_epoch(r) for r in runs):.1f} (busy)"
 
 
-def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None = "chapter"):
+def _chapter_tests(network: str, runner: dict, full_runs: str | Path | None) -> list[dict]:
+    """The test blocks of a network's runs with its chapter's recipe: the
+    runner's (recipe ``chapter``) and the chapter's own stored full run in
+    ``full_runs`` (``<run>/history.json``) when its epoch was chosen on the
+    held-out images (a ``test`` block; older runs chose on the test set and
+    are left out)."""
+    tests = [r["history"]["test"] for r in runner.get(network, {}).values()]
+    if full_runs is not None:
+        path = Path(full_runs) / _RUNNER_RUNS.get(network, network) / HISTORY_FILE
+        if path.is_file():
+            test = load_history(path).get("test")
+            if test:
+                tests.append(test)
+    return tests
+
+
+def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None = "chapter",
+                     full_runs: str | Path | None = None):
     """The leaderboard of several seeds: one row per network trained with
     ``recipe`` by the runner, best mean test accuracy first. Test accuracy
     and AUC are the mean ± sample standard deviation over the seeds (the
@@ -349,7 +366,9 @@ def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None =
     on the machine when there are any (see :func:`_seconds_per_epoch`; each
     record's ``run.machine`` says where). With ``chapter_recipe``, two columns give the
     mean test accuracy and AUC of the network's runs with its chapter's
-    recipe, and how many seeds they average."""
+    recipe, and how many runs they average: the runner's runs of that recipe
+    and, with ``full_runs`` (e.g. ``results/full-run``), the chapter's own
+    stored run when it chose its epoch on the held-out images."""
     import statistics
 
     import pandas as pd
@@ -376,9 +395,9 @@ def seed_leaderboard(root: str | Path, recipe: str, chapter_recipe: str | None =
             "_mean": statistics.mean(acc),
         }
         if chapter_recipe:
-            own = [r["history"]["test"] for r in chapter.get(network, {}).values()]
+            own = _chapter_tests(network, chapter, full_runs)
             row["chapter recipe: acc"] = (f"{statistics.mean(t['accuracy'] for t in own):.4f} "
-                                          f"({len(own)} seed{'s' if len(own) > 1 else ''})") if own else "–"
+                                          f"({len(own)} run{'s' if len(own) > 1 else ''})") if own else "–"
             row["chapter recipe: AUC"] = f"{statistics.mean(t['auc'] for t in own):.4f}" if own else "–"
         rows.append(row)
     if not rows:

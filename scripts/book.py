@@ -184,7 +184,8 @@ def _html_table(table) -> list[str]:
             table.to_html(classes="dataframe", na_rep="–").strip(), "</div>", "```", ""]
 
 
-def seed_leaderboard_section(runs_dir: Path = RUNS_DIR, recipe: str = SHARED_RECIPE) -> str:
+def seed_leaderboard_section(runs_dir: Path = RUNS_DIR, recipe: str = SHARED_RECIPE,
+                             full_runs: Path | None = RESULTS) -> str:
     """MyST for the landing page: the leaderboard of the shared recipe over
     seeds (:func:`palm_utils.results.seed_leaderboard`, with the chapter
     recipe's column) and the paired tests of every pair of networks
@@ -193,7 +194,7 @@ def seed_leaderboard_section(runs_dir: Path = RUNS_DIR, recipe: str = SHARED_REC
     from palm_utils.compare import compare_networks_all, runs_from_results
     from palm_utils.results import _runner_label, seed_leaderboard
 
-    table = seed_leaderboard(runs_dir, recipe, CHAPTER_RECIPE)
+    table = seed_leaderboard(runs_dir, recipe, CHAPTER_RECIPE, full_runs=full_runs)
     if table.empty:
         return (f"共同训练方案（`{recipe}`）的多种子运行还没有存进 `results/runs/{recipe}/`，"
                 "这里暂时没有排行榜；见 `python scripts/experiments.py status`。\n")

@@ -323,7 +323,7 @@ def test_seed_leaderboard_means_spread_and_chapter_column(tmp_path):
     assert row["seeds"] == 4 and row["test acc (mean ± sd)"] == "0.9600 ± 0.0082"
     assert row["acc range"] == "0.9500–0.9700" and row["test AUC (mean ± sd)"] == "0.9850 ± 0.0041"
     assert row["epochs chosen"] == "3, 3, 3, 3" and row["s/epoch"] == 40.0   # the median run's
-    assert row["chapter recipe: acc"] == "0.9400 (1 seed)" and row["chapter recipe: AUC"] == "0.9700"
+    assert row["chapter recipe: acc"] == "0.9400 (1 run)" and row["chapter recipe: AUC"] == "0.9700"
     assert table.loc["LeNet (PALM)", "test acc (mean ± sd)"] == "0.5275"   # one seed: no sd
     assert table.loc["LeNet (PALM)", "chapter recipe: acc"] == "–"
     assert seed_leaderboard(tmp_path, "nothing").empty
@@ -379,3 +379,25 @@ def test_ablation_pairs_the_seeds_both_arms_have(tmp_path):
     assert result.cost.loc["with", "GFLOPs"] == 0.9 and result.cost.loc["without", "s/epoch"] == 20.0
     nothing = ablation(tmp_path, ("shared", "net"), ("ablation", "missing"))
     assert nothing.comparison is None and nothing.table.empty
+
+
+def test_chapter_column_adds_the_chapters_own_run_when_it_chose_on_held_out_images(tmp_path):
+    import json
+
+    from palm_utils.results import seed_leaderboard
+
+    for network in ("resnet18", "alexnet", "lenet"):
+        _seed_record(tmp_path / "runs", "shared", network, 1, 0.9, 0.95)
+    _seed_record(tmp_path / "runs", "chapter", "resnet18", 1, 0.94, 0.97)
+    full = tmp_path / "full-run"
+    for run, test in (("resnet18", {"epoch": 4, "accuracy": 0.96, "auc": 0.99}),   # held-out selection
+                      ("lenet_palm", {"epoch": 5, "accuracy": 0.5275, "auc": 0.5})):
+        (full / run).mkdir(parents=True)
+        (full / run / "history.json").write_text(json.dumps({"epochs": [], "test": test}))
+    (full / "alexnet").mkdir()
+    (full / "alexnet" / "history.json").write_text(json.dumps({"epochs": []}))   # chose on the test set
+    table = seed_leaderboard(tmp_path / "runs", "shared", full_runs=full)
+    assert table.loc["ResNet-18", "chapter recipe: acc"] == "0.9500 (2 runs)"
+    assert table.loc["ResNet-18", "chapter recipe: AUC"] == "0.9800"
+    assert table.loc["LeNet (PALM)", "chapter recipe: acc"] == "0.5275 (1 run)"   # the runner's name, lenet
+    assert table.loc["AlexNet", "chapter recipe: acc"] == "–"
