@@ -291,14 +291,15 @@ def _runner_label(network: str) -> str:
     return RUNS[run].label if run in RUNS else network
 
 
-def load_seed_runs(root: str | Path, recipe: str) -> dict[str, dict[int, dict]]:
+def load_seed_runs(root: str | Path, recipe: str, network: str = "*") -> dict[str, dict[int, dict]]:
     """``{network: {seed: record}}`` of the runner's finished runs of
     ``recipe`` (``<root>/<recipe>/<network>/seed<S>.json``; a record holds
-    ``run``, the settings, and ``history``)."""
+    ``run``, the settings, and ``history``); ``network`` names one network's
+    folder to read only its runs."""
     import json
 
     out: dict = {}
-    for path in sorted(Path(root, recipe).glob("*/seed*.json")):
+    for path in sorted(Path(root, recipe).glob(f"{network}/seed*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         out.setdefault(path.parent.name, {})[int(record["run"]["seed"])] = record
     return {net: dict(sorted(seeds.items())) for net, seeds in out.items()}
@@ -435,7 +436,7 @@ def ablation(root: str | Path, with_: tuple[str, str], without: tuple[str, str],
     from .compare import _test_predictions, compare_networks
 
     names = names or (with_[1], without[1])
-    arms = [load_seed_runs(root, recipe).get(network, {}) for recipe, network in (with_, without)]
+    arms = [load_seed_runs(root, recipe, network).get(network, {}) for recipe, network in (with_, without)]
     seeds = sorted(set(arms[0]) & set(arms[1]))
     rows = []
     for seed in seeds:
