@@ -74,7 +74,8 @@ def _epochs(history) -> list[dict]:
 
 def best_epoch(history) -> dict:
     """The epoch row ``train_pm`` chose: the one whose result it reported
-    (``test["epoch"]``; in an old history, without ``meta["selection"]``,
+    (``test["epoch"]``; the last epoch when the run chose nothing,
+    ``select="last"``; in an old history, without ``meta["selection"]``,
     the first with the highest ``val_acc``), else the best by its rule (highest ``val_acc``,
     ties: lower ``val_loss``; the first one on a full tie, the epoch whose
     weights it saved as ``palm_best.pdparams``).
@@ -88,6 +89,8 @@ def best_epoch(history) -> dict:
     result = test_result(history)
     if result is not None:
         return dict(next(r for r in rows if r["epoch"] == result["epoch"]))
+    if chosen_last(history):
+        return dict(rows[-1])
     if isinstance(history, dict) and "selection" not in history.get("meta", {}):
         return dict(max(rows, key=lambda r: r["val_acc"]))  # an old history's rule
     chosen = None
@@ -105,11 +108,33 @@ def test_result(history) -> dict | None:
     return getattr(history, "test", None)
 
 
+def _selection_of(history) -> str:
+    meta = history.get("meta", {}) if isinstance(history, dict) else getattr(history, "meta", {})
+    return str(meta.get("selection", ""))
+
+
+def chosen_last(history) -> bool:
+    """True for a run that reports its last epoch, nothing chosen
+    (``select="last"``, as ``train_classifier`` does on MNIST)."""
+    return _selection_of(history).startswith("the last")
+
+
 def chosen_on_test_set(history) -> bool:
     """True for a run whose epoch was chosen on the images it reports (an
-    old history without ``test``, or one whose selection says so)."""
-    meta = history.get("meta", {}) if isinstance(history, dict) else getattr(history, "meta", {})
-    return test_result(history) is None or "test set" in str(meta.get("selection", ""))
+    old history without ``test``, or one whose selection says so); a run
+    that reports its last epoch chose nothing."""
+    if chosen_last(history):
+        return False
+    return test_result(history) is None or "test set" in _selection_of(history)
+
+
+def chosen_on(history) -> str:
+    """How the reported epoch was chosen, for a table: ``held-out`` (on
+    held-out training images), ``last epoch`` (nothing chosen) or
+    ``test set`` (on the images reported: an old history, biased upward)."""
+    if chosen_last(history):
+        return "last epoch"
+    return "test set" if chosen_on_test_set(history) else "held-out"
 
 
 def _valid_images(meta: dict, rows: list[dict]) -> int | None:
@@ -179,8 +204,7 @@ def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = 
     epoch chosen and how, and the test-set accuracy and AUC of that epoch
     with 95 % intervals (see :func:`best_epoch_intervals`; the ``CI`` column
     says which kind, "–" where the history allows none). ``chosen on``
-    says whether the epoch was chosen without the test images
-    (``held-out``) or on them (``test set``: an old history, biased upward).
+    says how the epoch was chosen (:func:`chosen_on`).
     ``reference=True`` adds the course's figure for each run."""
     import pandas as pd
 
@@ -204,7 +228,7 @@ def comparison_table(root: str | Path = "checkpoints", runs: list[str] | None = 
             "epochs": len(epochs),
             "s/epoch": round(sum(r["seconds"] for r in epochs) / len(epochs), 1),
             "epoch": best["epoch"],
-            "chosen on": "test set" if chosen_on_test_set(history) else "held-out",
+            "chosen on": chosen_on(history),
             "test acc": round(acc, 4),
             "acc 95 % CI": format_ci(ci["accuracy_ci"]),
             "test AUC": round(auc, 4) if auc is not None else None,
@@ -273,7 +297,7 @@ def reference_table(chapter_or_runs, root: str | Path = "checkpoints"):
             row.update({
                 per_epoch: " -> ".join(f"{r['val_acc']:.4f}" for r in _epochs(history)),
                 "epoch": str(best["epoch"]),
-                "chosen on": "test set" if chosen_on_test_set(history) else "held-out",
+                "chosen on": chosen_on(history),
                 "test acc": format_estimate(acc, ci["accuracy_ci"]),
                 "test AUC": format_estimate(auc, ci["auc_ci"]) if auc is not None else "–",
             })

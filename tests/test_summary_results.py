@@ -174,6 +174,25 @@ def test_best_epoch_is_the_first_highest_accuracy():
         best_epoch([])
 
 
+def test_a_run_that_reports_its_last_epoch_chose_nothing():
+    """train_classifier (MNIST) reports the last epoch: the table names that
+    epoch, not the best one on the images it reports, and says nothing was
+    chosen."""
+    from palm_utils.results import chosen_on, chosen_on_test_set
+
+    history = {"meta": {"selection": "the last of 4 epochs (nothing chosen)"},
+               "epochs": _rows([0.6, 0.9, 0.8, 0.85]), "test": None}
+    assert best_epoch(history)["epoch"] == 4
+    assert chosen_on(history) == "last epoch" and not chosen_on_test_set(history)
+    table = reference_table({"lenet_mnist": history})
+    assert table.iloc[0]["epoch"] == "4" and table.iloc[0]["chosen on"] == "last epoch"
+    # the same rows chosen by the best rule on the images reported: epoch 2
+    best = {"meta": {"selection": "the best of 4 epochs by accuracy (ties: loss) on "
+                                  "the test set itself (biased: the course's way, not to be reported)"},
+            "epochs": history["epochs"], "test": None}
+    assert best_epoch(best)["epoch"] == 2 and chosen_on(best) == "test set"
+
+
 def _predictions(n=400, acc=0.945, seed=0):
     rng = np.random.default_rng(seed)
     labels = (np.arange(n) < 211).astype(int)
