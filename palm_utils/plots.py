@@ -111,7 +111,8 @@ def plot_runs(runs: dict, title: str | None = None, baseline=None, log_loss: boo
               metric: str = "val_acc"):
     """Several runs on one pair of axes: train (solid) and validation
     (dashed) loss per epoch on the left, validation accuracy on the right,
-    one colour per run.
+    one colour per run. The validation rows are the held-out training
+    images' when every run kept a test result, and are labelled so.
 
     ``runs``: ``{name: history}`` (what ``train_pm`` returns, or
     ``load_history(...)``). ``baseline`` as in :func:`plot_history`;
@@ -134,7 +135,8 @@ def plot_runs(runs: dict, title: str | None = None, baseline=None, log_loss: boo
     ax1.set_ylabel("BCE loss (log scale)" if log_loss else "BCE loss")
     if log_loss:
         ax1.set_yscale("log")
-    ax2.set_ylabel({"val_acc": "validation accuracy", "val_auc": "validation AUC"}.get(metric, metric))
+    where = "held-out" if runs and all(_test_of(h) for h in runs.values()) else "validation"
+    ax2.set_ylabel({"val_acc": f"{where} accuracy", "val_auc": f"{where} AUC"}.get(metric, metric))
     ax2.set_ylim(0, 1.02)
     for ax in (ax1, ax2):
         ax.set_xlabel("epoch")

@@ -59,3 +59,15 @@ def test_baseline_from_the_labels():
     fig = plot_history(_history([0.5, 0.8]), baseline={1: 211, 0: 189})
     assert _lines(fig.axes[1])["majority baseline 0.5275"].get_ydata()[0] == pytest.approx(0.5275)
     plt.close("all")
+
+
+def test_held_out_rows_are_labelled_held_out():
+    """Runs that kept a test result validated on held-out training images:
+    both panels say so; a run without one keeps the word "validation"."""
+    held = {"meta": {}, "epochs": _history([0.6, 0.8]), "test": {"epoch": 2, "accuracy": 0.9}}
+    fig = plot_runs({"a": held, "b": dict(held)})
+    assert fig.axes[1].get_ylabel() == "held-out accuracy"
+    assert "held-out, a" in _lines(fig.axes[0])
+    assert plot_runs({"a": held}, metric="val_auc").axes[1].get_ylabel() == "held-out AUC"
+    assert plot_runs({"a": held, "old": _history([0.5, 0.7])}).axes[1].get_ylabel() == "validation accuracy"
+    plt.close("all")
