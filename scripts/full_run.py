@@ -10,7 +10,9 @@ does. Afterwards the ``history.json`` of every run the chapter saved
 (``notebooks/checkpoints/<run>/``, the runs of ``palm_utils.results.RUNS``)
 replaces ``results/full-run/<run>/history.json``, which the book's
 leaderboard reads. A chapter whose cell fails stops the script with exit 1;
-its notebook keeps the error, and nothing of it is copied.
+its notebook keeps the error, and nothing of it is copied. Before a
+chapter runs, the checkpoint folders of its own runs are removed, so a
+table it prints before training a run cannot show an earlier execution's.
 
 Run it on an otherwise idle machine: the epoch times it stores are read as
 the networks' costs.
@@ -43,6 +45,9 @@ def main(argv=None) -> int:
             sys.exit(f"{os.environ[variable]} (from {variable}) is not a folder: a full run needs the real data.")
     for path in nbtool.select(list(argv if argv is not None else sys.argv[1:])):
         chapter = int(path.name[:2])
+        for run, info in RUNS.items():  # a run left by an earlier execution would show in tables
+            if info.chapter == chapter:  # the chapter reads before it trains that run again
+                shutil.rmtree(REPO / "notebooks" / "checkpoints" / run, ignore_errors=True)
         print(f"{path.name}: full run started {time.strftime('%H:%M:%S')}", flush=True)
         try:
             seconds = nbtool.run(path, timeout=None)  # stores the outputs, the error too

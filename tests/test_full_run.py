@@ -58,3 +58,17 @@ def test_real_data_is_required(checkout, monkeypatch):
     monkeypatch.setenv("PALM_DATA_DIR", str(checkout / "missing"))
     with pytest.raises(SystemExit, match="needs the real data"):
         full_run.main(["01"])
+
+
+def test_an_earlier_execution_of_the_chapter_leaves_nothing_behind(checkout):
+    """A table the chapter prints before it trains a run must not show the
+    run an earlier execution left in checkpoints/; other chapters' runs,
+    which the chapter may read, are kept."""
+    for run in ("lenet_palm", "alexnet"):
+        (checkout / "notebooks" / "checkpoints" / run).mkdir(parents=True)
+        (checkout / "notebooks" / "checkpoints" / run / "history.json").write_text("{}")
+    write(checkout / "notebooks" / "01_x.ipynb",
+          "import pathlib\n"
+          "assert not pathlib.Path('checkpoints/lenet_palm').exists()\n"
+          "assert pathlib.Path('checkpoints/alexnet/history.json').is_file()\n")
+    assert full_run.main(["01"]) == 0
