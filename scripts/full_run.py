@@ -45,9 +45,10 @@ def main(argv=None) -> int:
             sys.exit(f"{os.environ[variable]} (from {variable}) is not a folder: a full run needs the real data.")
     for path in nbtool.select(list(argv if argv is not None else sys.argv[1:])):
         chapter = int(path.name[:2])
-        for run, info in RUNS.items():  # a run left by an earlier execution would show in tables
-            if info.chapter == chapter:  # the chapter reads before it trains that run again
-                shutil.rmtree(REPO / "notebooks" / "checkpoints" / run, ignore_errors=True)
+        runs = [run for run, info in RUNS.items() if info.chapter == chapter]
+        for run in runs:  # a run left by an earlier execution would show in the tables
+            # the chapter prints before it trains that run again
+            shutil.rmtree(REPO / "notebooks" / "checkpoints" / run, ignore_errors=True)
         print(f"{path.name}: full run started {time.strftime('%H:%M:%S')}", flush=True)
         try:
             seconds = nbtool.run(path, timeout=None)  # stores the outputs, the error too
@@ -59,9 +60,9 @@ def main(argv=None) -> int:
             print(f"{path.name}: {where}", file=sys.stderr)
             return 1
         copied = []
-        for run, info in RUNS.items():
+        for run in runs:
             history = REPO / "notebooks" / "checkpoints" / run / "history.json"
-            if info.chapter == chapter and history.is_file():
+            if history.is_file():
                 target = REPO / "results" / "full-run" / run / "history.json"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(history, target)
