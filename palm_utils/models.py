@@ -347,10 +347,13 @@ class ResNet(nn.Layer):
                152: (Bottleneck, [3, 8, 36, 3])}
 
     class NoShortcut(nn.Layer):
-        """The plain twin's shortcut: it adds nothing (x -> 0), so a block computes F.relu(out)."""
+        """The plain twin's shortcut: it adds nothing (x -> a zero tensor that
+        broadcasts), so a block computes F.relu(out). A tensor rather than the
+        number 0, so that ``paddle.flops`` (which records every layer's output
+        shape) can count the plain twin."""
 
         def forward(self, x):
-            return 0.0
+            return paddle.zeros([1], dtype=x.dtype)
 
     def __init__(self, depth=50, num_classes=1, residual=True, batchnorm=True):
         super().__init__()

@@ -201,3 +201,36 @@ def test_every_ablation_twin_is_a_network_its_class_accepts():
         cls = getattr(importlib.import_module(path), name)
         inspect.signature(cls).bind(**a.twin_network.kwargs)   # raises TypeError if not accepted
         assert a.changes or a.twin_network != module.NETWORKS[a.base]   # the twin differs in something
+
+
+def test_every_ablation_twin_can_be_measured_as_the_runner_does_before_training():
+    """``train_pm`` records each network's parameters and FLOPs (``paddle.flops``,
+    which hooks every layer's output) before its first step; a twin whose
+    layer returns a plain number (the plain ResNet's shortcut once returned
+    0.0) broke that, and the runner's ``resnet50-plain`` run stopped there."""
+    import importlib
+
+    from palm_utils import count_flops, count_params
+
+    spec = importlib.util.spec_from_file_location("experiments_flops", REPO / "scripts" / "experiments.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["experiments_flops"] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["experiments_flops"]
+    measured = {}
+    for a in module.ABLATIONS:
+        net = a.twin_network
+        key = (net.spec, tuple(sorted(net.kwargs.items())))
+        if key in measured:
+            continue
+        path, name = net.spec.split(":")
+        model = getattr(importlib.import_module(path), name)(**net.kwargs)
+        measured[key] = (count_params(model), count_flops(model, (1, 3, 224, 224)))
+        assert measured[key][0] > 0 and measured[key][1] > 0, a.twin
+    plain = next(v for k, v in measured.items() if dict(k[1]).get("residual") is False)
+    from palm_utils.models import ResNet
+
+    resnet = ResNet(50)
+    assert plain[0] < count_params(resnet) and plain[1] < count_flops(resnet, (1, 3, 224, 224))
