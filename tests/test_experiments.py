@@ -183,17 +183,23 @@ def test_an_ablation_pairs_the_twin_with_its_network_under_the_shared_recipe(exp
     assert smooth["comparison"].name_a == "tiny-smooth"
 
 
-def test_every_ablation_twin_is_a_network_its_class_accepts():
-    import importlib
-    import inspect
-
+def _real_experiments():
+    """scripts/experiments.py as it is (not the fixture's patched copy)."""
     spec = importlib.util.spec_from_file_location("experiments_real", REPO / "scripts" / "experiments.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["experiments_real"] = module
+    sys.modules["experiments_real"] = module   # dataclasses look their module up
     try:
         spec.loader.exec_module(module)
     finally:
         del sys.modules["experiments_real"]
+    return module
+
+
+def test_every_ablation_twin_is_a_network_its_class_accepts():
+    import importlib
+    import inspect
+
+    module = _real_experiments()
     for a in module.ABLATIONS:
         assert a.base in module.SHARED_ORDER and a.twin not in module.SHARED_ORDER
         assert set(a.changes) <= set(inspect.signature(module.Recipe).parameters)
@@ -212,13 +218,7 @@ def test_every_ablation_twin_can_be_measured_as_the_runner_does_before_training(
 
     from palm_utils import count_flops, count_params
 
-    spec = importlib.util.spec_from_file_location("experiments_flops", REPO / "scripts" / "experiments.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["experiments_flops"] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["experiments_flops"]
+    module = _real_experiments()
     measured = {}
     for a in module.ABLATIONS:
         net = a.twin_network
