@@ -214,9 +214,8 @@ def test_every_ablation_twin_can_be_measured_as_the_runner_does_before_training(
     which hooks every layer's output) before its first step; a twin whose
     layer returns a plain number (the plain ResNet's shortcut once returned
     0.0) broke that, and the runner's ``resnet50-plain`` run stopped there."""
-    import importlib
-
     from palm_utils import count_flops, count_params
+    from palm_utils.netspec import load_network
 
     module = _real_experiments()
     measured = {}
@@ -225,8 +224,7 @@ def test_every_ablation_twin_can_be_measured_as_the_runner_does_before_training(
         key = (net.spec, tuple(sorted(net.kwargs.items())))
         if key in measured:
             continue
-        path, name = net.spec.split(":")
-        model = getattr(importlib.import_module(path), name)(**net.kwargs)
+        model = load_network(net.spec, **net.kwargs)   # as the runner's `train --net` builds it
         measured[key] = (count_params(model), count_flops(model, (1, 3, 224, 224)))
         assert measured[key][0] > 0 and measured[key][1] > 0, a.twin
     plain = next(v for k, v in measured.items() if dict(k[1]).get("residual") is False)
