@@ -79,7 +79,8 @@ class Ablation:
     instead of the network). With the same seed both start from the same
     weights in every layer they share and read the data in the same order.
     ``twin_has_idea``: the twin adds the idea (the shared recipe has no
-    augmentation, GoogLeNet no auxiliary heads) instead of removing it."""
+    augmentation and no label smoothing, GoogLeNet no auxiliary heads)
+    instead of removing it."""
 
     chapter: int
     idea: str
@@ -114,7 +115,7 @@ ABLATIONS = (
     Ablation(6, "global average pooling", "nin", "nin-fc-head",
              Network("palm_utils.models:NiN", {"head": "fc"}, 6, 1.0)),
     Ablation(7, "label smoothing", "inception_v3", "inception_v3-label-smoothing",
-             NETWORKS["inception_v3"], {"label_smoothing": 0.1}),
+             NETWORKS["inception_v3"], {"label_smoothing": 0.1}, twin_has_idea=True),
     Ablation(7, "squeeze-and-excitation", "se_resnet50", "se_resnet50-no-se",
              Network("palm_utils.models:SEResNet", {"depth": 50, "se": False}, 7, 1.7)),
     Ablation(8, "depthwise-separable convolutions", "mobilenet_v2", "mobilenet_v2-standard-conv",

@@ -209,6 +209,21 @@ def test_every_ablation_twin_is_a_network_its_class_accepts():
         assert a.changes or a.twin_network != module.NETWORKS[a.base]   # the twin differs in something
 
 
+def test_an_ablation_that_changes_the_recipe_adds_the_idea_to_its_twin():
+    """The shared recipe has no augmentation and no label smoothing, so a
+    twin whose recipe differs switches one of them on: the twin is the arm
+    with the idea. The label-smoothing ablation once said otherwise, and the
+    book's table put Inception v3 without smoothing in its "with" column."""
+    module = _real_experiments()
+    assert module.add_shared()
+    shared = module.RECIPES["shared"]
+    changed = [a for a in module.ABLATIONS if a.changes]
+    assert {a.idea for a in changed} == {"augmentation", "label smoothing"}
+    for a in changed:
+        assert all(not getattr(shared, key) and value for key, value in a.changes.items()), a.twin
+        assert a.twin_has_idea and a.arms[0] == (a.twin, "ablation"), a.twin
+
+
 def test_every_ablation_twin_can_be_measured_as_the_runner_does_before_training():
     """``train_pm`` records each network's parameters and FLOPs (``paddle.flops``,
     which hooks every layer's output) before its first step; a twin whose
