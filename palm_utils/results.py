@@ -454,11 +454,15 @@ def ablation(root: str | Path, with_: tuple[str, str], without: tuple[str, str],
     in :func:`seed_leaderboard`). ``comparison``:
     :func:`palm_utils.compare.compare_networks` of the arm with the idea (A)
     against the arm without it (B) over those seeds, paired over the test
-    images; ``None`` while no seed has both arms."""
+    images; ``None`` while no seed has both arms. A ``root`` that is not a folder
+    raises :class:`FileNotFoundError` naming it."""
     import pandas as pd
 
     from .compare import _test_predictions, compare_networks
 
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"{root}: no such folder of stored runs; run the chapter from the checkout's "
+                                "notebooks/ folder, next to results/runs/")
     names = names or (with_[1], without[1])
     arms = [load_seed_runs(root, recipe, network).get(network, {}) for recipe, network in (with_, without)]
     seeds = sorted(set(arms[0]) & set(arms[1]))

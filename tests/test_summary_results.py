@@ -398,6 +398,8 @@ def test_ablation_pairs_the_seeds_both_arms_have(tmp_path):
     assert result.cost.loc["with", "GFLOPs"] == 0.9 and result.cost.loc["without", "s/epoch"] == 20.0
     nothing = ablation(tmp_path, ("shared", "net"), ("ablation", "missing"))
     assert nothing.comparison is None and nothing.table.empty
+    with pytest.raises(FileNotFoundError, match=r"no-runs: no such folder of stored runs; run the chapter from"):
+        ablation(tmp_path / "no-runs", ("shared", "net"), ("ablation", "net-without"))
 
 
 def test_chapter_column_adds_the_chapters_own_run_when_it_chose_on_held_out_images(tmp_path):
