@@ -252,7 +252,7 @@ def ablation_rows() -> list[dict]:
     accuracy, a paired bootstrap for AUC)."""
     from palm_utils.results import ablation
 
-    if "ablation" not in RECIPES:
+    if "ablation" not in RECIPES or not Path(RESULTS).is_dir():   # nothing has run yet
         return []
     rows = []
     for a in ABLATIONS:
