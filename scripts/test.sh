@@ -15,9 +15,10 @@
 #      NumPy and OpenCV logic (labels, images, the stand-in, data discovery,
 #      metrics and paired tests, the command line's argument checks) run on
 #      lines 1 and 2, whose NumPy and OpenCV bracket this line's.
-# On each line the unit tests run first, in parallel (pytest-xdist, one
-# process per core, at most 4), then the chapters under nbval, one after
-# another. Tests that do not depend on the Paddle line run on line 1 only: the book,
+# On each line the unit tests run first, then the chapters under nbval; both
+# in parallel (pytest-xdist, one process per core, at most 4), the chapters
+# one whole notebook per process (--dist loadfile: nbval runs a notebook's
+# cells in order in one kernel). Tests that do not depend on the Paddle line run on line 1 only: the book,
 # the maintainers' and instructors' tools (benchmark, full runs, the
 # comparisons runner, the student edition and grader), the
 # checks of the committed notebooks' files and of the package's layers.
@@ -37,13 +38,17 @@ paddle_free=(--ignore=tests/test_aistudio.py --ignore=tests/test_aistudio_chapte
              --ignore=tests/test_metrics.py --ignore=tests/test_plots.py
              --ignore=tests/test_reader.py --ignore=tests/test_standin.py)
 # The unit tests run in two processes (pytest-xdist; at most 4 on bigger
-# machines), the chapters one after another in one process (nbval runs a
-# notebook's cells in order in one kernel).
+# machines), and so do the chapters, each notebook whole in one process
+# (--dist loadfile): nbval runs a notebook's cells in order in one kernel.
+# Chapters running side by side share nothing they write (each trains into
+# checkpoints/<its runs>/, saved atomically; the stand-in is built once,
+# atomically, whichever process comes first); a chapter's table of other
+# chapters' runs shows what is there, and its output is not compared.
 parallel=(-n auto --maxprocesses 4)
-suite() {   # suite [pytest arguments...]: the unit tests in parallel, then the chapters
+suite() {   # suite [pytest arguments...]: the unit tests, then the chapters, each in parallel
     local failed=0
     python -m pytest "${parallel[@]}" --durations=15 tests "$@" || failed=1
-    python -m pytest --nbval --nbval-current-env --durations=10 notebooks "$@" || failed=1
+    python -m pytest "${parallel[@]}" --dist loadfile --nbval --nbval-current-env --durations=10 notebooks "$@" || failed=1
     return $failed
 }
 versions() {
