@@ -4,7 +4,7 @@ It times the chapters' networks (:mod:`palm_utils.models`, generated from
 the notebooks) and writes its report into the checkout's ``docs/``, so it
 lives in the checkout, outside the installed ``palm_utils`` package.
 
-Five parts, each measured side by side in one run and reported as ratios
+Six parts, each measured side by side in one run and reported as ratios
 (absolute seconds on a shared machine mean little):
 
 1. :mod:`~benchmarks.pipeline`  the course's reader against palm_utils'
@@ -20,6 +20,9 @@ Five parts, each measured side by side in one run and reported as ratios
    just its section of the report.
 5. :mod:`~benchmarks.batch`     training images per second at batch 10
    (the course's) and 32, for a few networks (``--only batch``).
+6. :mod:`~benchmarks.twins`     each controlled experiment's twin that
+   changes the arithmetic (MobileNetV2 with standard convolutions, GoogLeNet
+   without 1x1 reductions) against its chapter network (``--only twins``).
 
 :mod:`~benchmarks.report` turns the results into the Markdown table
 written to ``docs/benchmarks.md``.
@@ -30,7 +33,7 @@ import datetime
 import tempfile
 from pathlib import Path
 
-from . import batch, machine, networks, pipeline, predict, report, step
+from . import batch, machine, networks, pipeline, predict, report, step, twins
 from palm_utils.runtime import cpu_threads, has_gpu, use_mkl_avx2_on_amd
 
 DEFAULT_OUT = networks.CHECKOUT / "docs" / "benchmarks.md"
@@ -166,6 +169,18 @@ def run_batch_only(networks=batch.NETWORKS, rounds: int = batch.ROUNDS, out: Pat
     section = batch.markdown(results, info.describe(), datetime.date.today().isoformat(),
                              "python -m benchmarks --only batch")
     _write_section(section, 5, out, log)
+    return results
+
+
+def run_twins_only(rounds: int = twins.ROUNDS, out: Path | None = DEFAULT_OUT, log=print, **options) -> dict:
+    """Part 6 alone (``python -m benchmarks --only twins``): the ablations'
+    twins against their chapter networks, replacing only section 6 of ``out``."""
+    info = machine.detect()
+    log(f"Machine: {info.describe()}")
+    results = twins.run(rounds=rounds, log=log, **options)
+    section = twins.markdown(results, info.describe(), datetime.date.today().isoformat(),
+                             "python -m benchmarks --only twins")
+    _write_section(section, 6, out, log)
     return results
 
 

@@ -2,7 +2,8 @@
 run from the root of a checkout: writes docs/benchmarks.md.
 ``python -m benchmarks --only predict`` runs part 4 (prediction throughput)
 alone and replaces only its section; ``--only batch`` does the same for
-part 5 (batch 10 against 32)."""
+part 5 (batch 10 against 32), and ``--only twins`` for part 6 (the
+ablations' twins against their chapter networks)."""
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,15 @@ def main(argv=None) -> None:
     parser.add_argument("--predict-network", default=bench.PREDICT_NETWORK,
                         help="network for the prediction throughput (part 4; '' to skip)")
     parser.add_argument("--predict-rounds", type=int, default=bench.PREDICT_ROUNDS)
-    parser.add_argument("--only", choices=["predict", "batch"],
-                        help="run part 4 (predict) or part 5 (batch) only and replace just its section")
+    parser.add_argument("--only", choices=["predict", "batch", "twins"],
+                        help="run part 4 (predict), part 5 (batch) or part 6 (twins) only and replace just its section")
     parser.add_argument("--out", default=None, help="Markdown report (default docs/benchmarks.md)")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else bench.DEFAULT_OUT
     try:
+        if args.only == "twins":
+            bench.run_twins_only(out=out)
+            return
         if args.only == "batch":
             bench.run_batch_only(out=out)
             return

@@ -45,6 +45,13 @@ CHAPTERS = {
     "EfficientNet-B0": ("EfficientNet", {}),
 }
 
+#: the controlled experiments' twins that part 6 times against their chapter network:
+#: name -> (the chapter network of :data:`CHAPTERS`, the arguments that make the twin)
+TWINS = {
+    "MobileNetV2, standard 3x3 convolutions": ("MobileNetV2", dict(depthwise=False)),
+    "GoogLeNet, no 1x1 reductions": ("GoogLeNet", dict(reductions=False)),
+}
+
 
 def paddle_namespace(data_format: str = "NCHW") -> dict | None:
     """What :func:`build` builds a Paddle network in: ``None`` for NCHW, which
@@ -125,10 +132,17 @@ def run_models_source(namespace: dict) -> dict:
     return scope
 
 
+def chapter_of(name: str) -> str:
+    """The chapter network of ``name``: itself, or the one a twin of :data:`TWINS` is built from."""
+    return TWINS[name][0] if name in TWINS else name
+
+
 def build(name: str, namespace: dict | None = None):
-    """Instantiate chapter network ``name`` (a key of :data:`CHAPTERS`): the
-    class of :mod:`palm_utils.models` itself (``namespace`` None), or the same
-    source run in ``namespace`` (:func:`torch_namespace`, ``paddle_namespace("NHWC")``)."""
-    class_name, kwargs = CHAPTERS[name]
+    """Instantiate chapter network ``name`` (a key of :data:`CHAPTERS` or of
+    :data:`TWINS`): the class of :mod:`palm_utils.models` itself (``namespace``
+    None), or the same source run in ``namespace`` (:func:`torch_namespace`,
+    ``paddle_namespace("NHWC")``)."""
+    class_name, kwargs = CHAPTERS[chapter_of(name)]
+    kwargs = {**kwargs, **TWINS[name][1]} if name in TWINS else kwargs
     scope = vars(models) if namespace is None else run_models_source(namespace)
     return scope[class_name](**kwargs)

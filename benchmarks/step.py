@@ -73,25 +73,42 @@ def _batch(layout: str = "NCHW", seed: int = 0, batch: int = BATCH):
 
 def paddle_step(name: str, threads: int, steps: int = 3, warmup: int = 1, layout: str = "NCHW",
                 flags: dict | None = None, to_static: bool = False, amp: str | None = None,
-                device: str = "cpu", batch: int = BATCH) -> float:
+                device: str = "cpu", batch: int = BATCH, forward_only: bool = False) -> float:
     """Median seconds per training step of chapter network ``name`` in Paddle
     on ``batch`` images. ``amp`` is an autocast dtype (``"float16"`` on a
-    GPU, ``"bfloat16"``)."""
+    GPU, ``"bfloat16"``). ``forward_only``: time a prediction instead (the
+    network in evaluation mode, no gradients)."""
     previous = paddle.get_device()
     paddle.set_device(device)
     try:
         with paddle_settings(threads, flags):
+            if forward_only:
+                return _paddle_forward(name, steps, warmup, batch)
             return _paddle_step(name, steps, warmup, layout, to_static, amp, batch)
     finally:
         paddle.set_device(previous)
+
+
+def _paddle_forward(name, steps, warmup, batch=BATCH):
+    paddle.seed(0)
+    model = networks.build(name)
+    model.eval()
+    x = paddle.to_tensor(_batch(batch=batch)[0])
+
+    def forward():
+        with paddle.no_grad():
+            float(model(x).sum())  # wait for the result
+
+    return _median_time(forward, steps, warmup)
 
 
 def _paddle_step(name, steps, warmup, layout, to_static, amp, batch=BATCH):
     paddle.seed(0)
     model = networks.build(name, networks.paddle_namespace(layout))
     model.train()
-    opt_cls = getattr(paddle.optimizer, OPTIMIZERS[name])
-    kwargs = {"momentum": 0.9} if OPTIMIZERS[name] == "Momentum" else {}
+    optimizer = OPTIMIZERS[networks.chapter_of(name)]
+    opt_cls = getattr(paddle.optimizer, optimizer)
+    kwargs = {"momentum": 0.9} if optimizer == "Momentum" else {}
     opt = opt_cls(learning_rate=0.001, parameters=model.parameters(), **kwargs)
     forward = model
     if to_static:

@@ -55,7 +55,7 @@ from .gradcam import grad_cam, show_grad_cam
 from .labels import LabelError, label_from_filename, training_samples, validation_samples
 from .loaders import PalmDataset, data_loader, valid_data_loader
 from .metrics import binary_metrics, bootstrap_ci, majority_baseline, wilson_interval
-from .plots import plot_confusion, plot_history, plot_runs, show_digits, show_samples
+from .plots import plot_confusion, plot_history, plot_runs, plot_seed_losses, show_digits, show_samples
 from .results import REFERENCE, best_epoch, comparison_table, reference_table
 from .augment import random_augment
 from .reader import CHANNEL_ORDER, IMAGE_CACHE, ImageReadError, read_image, transform_img
@@ -74,7 +74,7 @@ __all__ = [
     "layer_table", "show_digits", "train_classifier", "DatasetInfo", "IMAGE_CACHE", "ImageReadError", "LabelError",
     "PalmDataset", "TrainingDiverged", "random_augment", "binary_metrics", "data_loader", "evaluate_model",
     "evaluation", "find_dataset", "label_from_filename", "load_history",
-    "load_mnist", "load_params", "plot_confusion", "plot_history", "read_image",
+    "load_mnist", "load_params", "plot_confusion", "plot_history", "plot_seed_losses", "read_image",
     "select_device", "set_seed", "setup", "show_samples", "train_pm", "training_samples",
     "transform_img", "valid_data_loader", "validation_samples",
 ]

@@ -1,5 +1,5 @@
-"""Plots with matplotlib: sample images, training curves (one run or
-several side by side), confusion matrix.
+"""Plots with matplotlib: sample images, training curves (one run, several
+side by side, or a controlled experiment's seeds), confusion matrix.
 
 Each function draws into a new figure and returns it, so a notebook shows it
 and a script can ``fig.savefig(...)``.
@@ -145,6 +145,34 @@ def plot_runs(runs: dict, title: str | None = None, baseline=None, log_loss: boo
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_losses(arms: dict, title: str | None = None, log_loss: bool = False):
+    """The training loss per epoch of a controlled experiment's two arms,
+    every seed of each: one colour per arm, one marker per seed, so that a
+    seed's pair is easy to find. ``arms``: ``{name: {seed: history}}``
+    (:func:`palm_utils.results.ablation`'s ``histories``)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    markers = "osD^v<>"
+    ticks = set()
+    for i, (name, seeds) in enumerate(arms.items()):
+        for j, (seed, history) in enumerate(sorted(seeds.items())):
+            rows = _rows(history)
+            epochs = [r["epoch"] for r in rows]
+            ticks.update(epochs)
+            ax.plot(epochs, [r["train_loss"] for r in rows], marker=markers[j % len(markers)],
+                    ls="-" if i == 0 else "--", color=f"C{i}", label=f"{name}, seed {seed}")
+    ax.set_xlabel("epoch")
+    ax.set_xticks(sorted(ticks))
+    ax.set_ylabel("training loss (BCE, log scale)" if log_loss else "training loss (BCE)")
+    if log_loss:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 

@@ -437,6 +437,7 @@ class AblationResult(NamedTuple):
     table: Any          # pandas.DataFrame: one row per common seed
     cost: Any           # pandas.DataFrame: params, GFLOPs and s/epoch of each arm
     comparison: Any     # compare.NetworkComparison over the common seeds, or None
+    histories: dict = {}   # {arm name: {seed: history}} over the common seeds (plots.plot_seed_losses)
 
 
 def ablation(root: str | Path, with_: tuple[str, str], without: tuple[str, str],
@@ -451,7 +452,9 @@ def ablation(root: str | Path, with_: tuple[str, str], without: tuple[str, str],
     ``table``: one row per common seed, each arm's chosen epoch (on the
     held-out images), test accuracy and AUC, and the last epoch's training
     loss. ``cost``: each arm's parameters, GFLOPs and seconds per epoch (as
-    in :func:`seed_leaderboard`). ``comparison``:
+    in :func:`seed_leaderboard`). ``histories``: each arm's stored history
+    per common seed, ``{name: {seed: history}}``, for
+    :func:`palm_utils.plots.plot_seed_losses`. ``comparison``:
     :func:`palm_utils.compare.compare_networks` of the arm with the idea (A)
     against the arm without it (B) over those seeds, paired over the test
     images; ``None`` while no seed has both arms. A ``root`` that is not a folder
@@ -488,4 +491,5 @@ def ablation(root: str | Path, with_: tuple[str, str], without: tuple[str, str],
     if seeds:
         comparison = compare_networks(*({s: _test_predictions(arm[s]["history"]) for s in seeds} for arm in arms),
                                       names=names)
-    return AblationResult(table, pd.DataFrame(cost).set_index("network"), comparison)
+    histories = {name: {s: arm[s]["history"] for s in seeds} for name, arm in zip(names, arms)}
+    return AblationResult(table, pd.DataFrame(cost).set_index("network"), comparison, histories)

@@ -94,8 +94,8 @@ def _prompt(nb, index: int) -> int | None:
 
 def execute(notebooks_dir: Path, staging: Path, *, quick: bool = True, timeout: int | None = None) -> Path:
     """Execute copies of ``notebooks_dir/*.ipynb`` into ``staging`` (emptied
-    first; it is also the kernels' working directory, with a copy of
-    ``results/`` beside it, as in the checkout) and return it. Raises
+    first; it is also the kernels' working directory, with copies of
+    ``results/`` and ``docs/`` beside it, as in the checkout) and return it. Raises
     :class:`NotebookFailed` naming the notebook and the failing cell."""
     nbtool = _nbtool()
     notebooks = sorted(Path(notebooks_dir).glob("*.ipynb"))
@@ -104,12 +104,14 @@ def execute(notebooks_dir: Path, staging: Path, *, quick: bool = True, timeout: 
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    # the later chapters compare with the stored full runs at ../results/full-run
+    # the later chapters read stored outputs beside notebooks/: the runs at ../results
+    # and (chapter 8) the benchmark report at ../docs/benchmarks.md
     # (a fresh copy each time: a copy left by an earlier build would hide newer runs)
-    results = staging.parent / "results"
-    if results.resolve() != RESULTS.parent.resolve():
-        shutil.rmtree(results, ignore_errors=True)
-        shutil.copytree(RESULTS.parent, results)
+    for stored in (RESULTS.parent, REPO / "docs"):
+        copy = staging.parent / stored.name
+        if copy.resolve() != stored.resolve():
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(stored, copy)
     saved = os.environ.get("PALM_QUICK")
     if quick:
         os.environ["PALM_QUICK"] = "1"

@@ -243,18 +243,24 @@ def _why(errors, cell) -> str:
     return "partial credit"
 
 
+#: the checkout's folders of stored outputs that chapters read from ``..``
+STORED_FOLDERS = ("results", "docs")
+
+
 def working_folder(base: Path) -> Path:
     """A fresh folder to run a notebook in, laid out as ``notebooks/`` is
-    in the checkout: ``base/results`` is the checkout's ``results/`` (some
-    chapters read stored runs from ``../results``)."""
+    in the checkout: ``base/results`` and ``base/docs`` are the checkout's
+    (chapters read stored runs from ``../results`` and chapter 8 the
+    benchmark report from ``../docs``)."""
     folder = base / "notebook"
     folder.mkdir(parents=True, exist_ok=True)
-    link = base / "results"
-    if not link.exists():
-        try:
-            link.symlink_to(REPO / "results", target_is_directory=True)
-        except OSError:   # no symlinks (Windows without the privilege): a copy
-            shutil.copytree(REPO / "results", link)
+    for name in STORED_FOLDERS:
+        link = base / name
+        if not link.exists():
+            try:
+                link.symlink_to(REPO / name, target_is_directory=True)
+            except OSError:   # no symlinks (Windows without the privilege): a copy
+                shutil.copytree(REPO / name, link)
     return folder
 
 

@@ -290,3 +290,76 @@ def test_batch_step_really_uses_the_batch_size():
 
     x, y = step._batch(batch=4)
     assert x.shape == (4, 3, 224, 224) and y.shape == (4, 1)
+
+
+def _experiments_module():
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "experiments.py"
+    spec = importlib.util.spec_from_file_location("experiments_for_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_twins_are_the_networks_the_ablation_runs_trained():
+    """Part 6 must time the twin the runner trained, not a look-alike."""
+    from palm_utils import models
+
+    ablations = {(a.base, a.twin_network.spec.split(":")[1]): a.twin_network.kwargs
+                 for a in _experiments_module().ABLATIONS}
+    for network, twin in bench.twins.pairs():
+        cls, kwargs = networks.CHAPTERS[network]
+        twin_kwargs = {**kwargs, **networks.TWINS[twin][1]}
+        assert twin_kwargs in ablations.values()
+        built = networks.build(twin)
+        assert type(built) is getattr(models, cls)
+        assert count_params(built) == count_params(getattr(models, cls)(**twin_kwargs)) != CHAPTER_PARAMS[network]
+    assert networks.chapter_of("MobileNetV2, standard 3x3 convolutions") == "MobileNetV2"
+    assert networks.chapter_of("ResNet-50") == "ResNet-50"
+
+
+def test_twins_section_interleaves_the_pair_and_reports_ratios(monkeypatch):
+    import palm_utils.summary
+
+    seen = []
+
+    def fake_step(name, threads, steps, warmup, forward_only):
+        seen.append((name, forward_only))
+        return {("A", False): 1.0, ("A2", False): 3.0, ("A", True): 0.5, ("A2", True): 0.5}[name, forward_only]
+
+    monkeypatch.setattr(bench.twins.step, "paddle_step_isolated", fake_step)
+    monkeypatch.setattr(bench.twins.networks, "build", lambda name: name)
+    monkeypatch.setattr(palm_utils.summary, "count_flops", lambda name: {"A": 1e9, "A2": 10e9}[name])
+    res = bench.twins.run([("A", "A2")], rounds=2, threads=2, log=lambda *_: None)
+    # both networks in every round and mode, the twin going first in the second round
+    assert seen == [("A", False), ("A2", False), ("A", True), ("A2", True),
+                    ("A2", False), ("A", False), ("A2", True), ("A", True)]
+    assert res["pairs"][0]["ratios"] == {"training step": [3.0, 3.0], "prediction": [1.0, 1.0]}
+    text = bench.twins.markdown(res, "m", "d", "python -m benchmarks --only twins")
+    assert text.startswith("## 6. The ablations' twins, side by side\n")
+    assert "| A | A2 | 1.00, 10.00 | 10.0x | 1.000, 3.000 | 3.00x (3.00x to 3.00x) | 0.500, 0.500 | 1.00x (1.00x to 1.00x) |" in text
+    assert ("A2 does 10.0x the multiply-adds of A and takes 3.00x the time of a training step and 1.00x the time "
+            "of a prediction (not slower in every round): the time grows far less than the arithmetic.") in text
+
+
+def test_forward_only_times_a_prediction_in_evaluation_mode(monkeypatch):
+    calls = []
+
+    class Probe(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc = paddle.nn.Linear(3 * 224 * 224, 1)
+
+        def forward(self, x):
+            calls.append((self.training, paddle.is_grad_enabled(), x.shape[0]))
+            return self.fc(paddle.flatten(x, 1))
+
+    monkeypatch.setattr(step.networks, "build", lambda name, namespace=None: Probe())
+    seconds = step.paddle_step("probe", threads=1, steps=2, warmup=1, forward_only=True, batch=4)
+    assert seconds > 0 and calls == [(False, False, 4)] * 3   # eval mode, no gradients, warm-up + 2 timed

@@ -90,7 +90,9 @@ def test_failing_notebook_is_named_and_previous_book_kept(tmp_path, capsys):
     assert "99_broken.ipynb failed at cell 2 (code cell In [2]): ValueError: boom" in err
     assert (out / "index.html").read_text() == "previous book"
     assert sorted(p.name for p in out.iterdir()) == ["index.html"]
-    assert sorted(p.name for p in out.parent.iterdir()) == ["book", "executed", "results"]  # no temporary folders
+    # no temporary folders; the stored outputs the chapters read beside notebooks/ are copied
+    assert sorted(p.name for p in out.parent.iterdir()) == ["book", "docs", "executed", "results"]
+    assert (out.parent / "docs" / "benchmarks.md").is_file()
     assert nbformat.read(notebooks / "99_broken.ipynb", as_version=4) == before  # only the copy was executed
 
 

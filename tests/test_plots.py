@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
-from palm_utils.plots import plot_history, plot_runs  # noqa: E402
+from palm_utils.plots import plot_history, plot_runs, plot_seed_losses  # noqa: E402
 
 
 def _history(accs, ci=False):
@@ -71,3 +71,21 @@ def test_held_out_rows_are_labelled_held_out():
     assert plot_runs({"a": held}, metric="val_auc").axes[1].get_ylabel() == "held-out AUC"
     assert plot_runs({"a": held, "old": _history([0.5, 0.7])}).axes[1].get_ylabel() == "validation accuracy"
     plt.close("all")
+
+
+def test_plot_seed_losses_draws_each_seed_of_each_arm_with_its_own_losses():
+    arms = {"residual": {2: _history([0.5, 0.8]), 1: {"meta": {}, "epochs": _history([0.6, 0.7, 0.9])}},
+            "plain": {1: _history([0.4, 0.5, 0.6])}}
+    arms["plain"][1][0]["train_loss"] = 3.0
+    fig = plot_seed_losses(arms, title="residual or not", log_loss=True)
+    ax = fig.axes[0]
+    lines = _lines(ax)
+    assert sorted(lines) == ["plain, seed 1", "residual, seed 1", "residual, seed 2"]
+    assert list(lines["plain, seed 1"].get_ydata()) == [3.0, 0.5, 1.0 / 3]
+    assert list(lines["residual, seed 2"].get_xdata()) == [1, 2]
+    # one colour per arm, the seeds of an arm told apart by their markers
+    assert lines["residual, seed 1"].get_color() == lines["residual, seed 2"].get_color() != lines["plain, seed 1"].get_color()
+    assert lines["residual, seed 1"].get_marker() != lines["residual, seed 2"].get_marker()
+    assert ax.get_yscale() == "log" and ax.get_title() == "residual or not"
+    assert list(ax.get_xticks()) == [1, 2, 3]
+    plt.close(fig)

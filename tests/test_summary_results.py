@@ -396,6 +396,8 @@ def test_ablation_pairs_the_seeds_both_arms_have(tmp_path):
     assert c.acc_diff == pytest.approx((0.95 + 0.925) / 2 - (0.85 + 0.825) / 2)
     assert c.acc_p < 0.001                               # 40 images more wrong on average, none fewer
     assert result.cost.loc["with", "GFLOPs"] == 0.9 and result.cost.loc["without", "s/epoch"] == 20.0
+    assert {name: sorted(seeds) for name, seeds in result.histories.items()} == {"with": [1, 2], "without": [1, 2]}
+    assert result.histories["without"][2]["test"]["accuracy"] == 0.825   # seed 2's own record
     nothing = ablation(tmp_path, ("shared", "net"), ("ablation", "missing"))
     assert nothing.comparison is None and nothing.table.empty
     with pytest.raises(FileNotFoundError, match=r"no-runs: no such folder of stored runs; run the chapter from"):

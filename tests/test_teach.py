@@ -153,3 +153,12 @@ def test_grade_command_refuses_bad_folders(teach, tmp_path, capsys):
     with pytest.raises(SystemExit):
         teach.main(["grade", str(tmp_path / "empty")])
     assert "no <student>/NN_*.ipynb inside" in capsys.readouterr().err
+
+
+def test_working_folder_sees_the_stored_outputs_the_chapters_read(teach, tmp_path):
+    """Chapters read ../results/runs (ablations) and ../docs/benchmarks.md (chapter 8)."""
+    folder = teach.working_folder(tmp_path)
+    assert folder == tmp_path / "notebook" and folder.is_dir()
+    assert (folder / ".." / "docs" / "benchmarks.md").is_file()
+    assert (folder / ".." / "results" / "runs").is_dir()
+    assert teach.working_folder(tmp_path) == folder   # again: the links are kept, not an error
