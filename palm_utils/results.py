@@ -437,7 +437,7 @@ class AblationResult(NamedTuple):
     table: Any          # pandas.DataFrame: one row per common seed
     cost: Any           # pandas.DataFrame: params, GFLOPs and s/epoch of each arm
     comparison: Any     # compare.NetworkComparison over the common seeds, or None
-    histories: dict = {}   # {arm name: {seed: history}} over the common seeds (plots.plot_seed_losses)
+    histories: dict     # {arm name: {seed: history}} over the common seeds (plots.plot_seed_losses)
 
 
 def ablation(root: str | Path, with_: tuple[str, str], without: tuple[str, str],

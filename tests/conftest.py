@@ -2,7 +2,9 @@
 environment variables cleared so that the developer's settings never leak in."""
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import cv2
@@ -15,6 +17,18 @@ from palm_utils.layout import CSV_NAME, TRAIN_DIR, VALID_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_PALM = REPO.parent / "shared" / "data" / "palm224"
+
+
+def real_experiments():
+    """scripts/experiments.py as it is (a fresh module, not a fixture's patched copy)."""
+    spec = importlib.util.spec_from_file_location("experiments_real", REPO / "scripts" / "experiments.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
 
 
 @pytest.fixture(autouse=True)

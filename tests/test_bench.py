@@ -6,6 +6,7 @@ import pytest
 
 import benchmarks as bench
 from benchmarks import machine, networks, pipeline, predict, report, step
+from conftest import real_experiments
 from palm_utils.runtime import paddle
 from palm_utils.summary import count_params
 
@@ -292,31 +293,15 @@ def test_batch_step_really_uses_the_batch_size():
     assert x.shape == (4, 3, 224, 224) and y.shape == (4, 1)
 
 
-def _experiments_module():
-    import importlib.util
-    import sys
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "experiments.py"
-    spec = importlib.util.spec_from_file_location("experiments_for_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
 def test_twins_are_the_networks_the_ablation_runs_trained():
     """Part 6 must time the twin the runner trained, not a look-alike."""
     from palm_utils import models
 
-    ablations = {(a.base, a.twin_network.spec.split(":")[1]): a.twin_network.kwargs
-                 for a in _experiments_module().ABLATIONS}
+    trained = [a.twin_network.kwargs for a in real_experiments().ABLATIONS]
     for network, twin in bench.twins.pairs():
         cls, kwargs = networks.CHAPTERS[network]
         twin_kwargs = {**kwargs, **networks.TWINS[twin][1]}
-        assert twin_kwargs in ablations.values()
+        assert twin_kwargs in trained
         built = networks.build(twin)
         assert type(built) is getattr(models, cls)
         assert count_params(built) == count_params(getattr(models, cls)(**twin_kwargs)) != CHAPTER_PARAMS[network]

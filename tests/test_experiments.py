@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_mini_palm
+from conftest import make_mini_palm, real_experiments
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -183,23 +183,11 @@ def test_an_ablation_pairs_the_twin_with_its_network_under_the_shared_recipe(exp
     assert smooth["comparison"].name_a == "tiny-smooth"
 
 
-def _real_experiments():
-    """scripts/experiments.py as it is (not the fixture's patched copy)."""
-    spec = importlib.util.spec_from_file_location("experiments_real", REPO / "scripts" / "experiments.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["experiments_real"] = module   # dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["experiments_real"]
-    return module
-
-
 def test_every_ablation_twin_is_a_network_its_class_accepts():
     import importlib
     import inspect
 
-    module = _real_experiments()
+    module = real_experiments()
     for a in module.ABLATIONS:
         assert a.base in module.SHARED_ORDER and a.twin not in module.SHARED_ORDER
         assert set(a.changes) <= set(inspect.signature(module.Recipe).parameters)
@@ -214,7 +202,7 @@ def test_an_ablation_that_changes_the_recipe_adds_the_idea_to_its_twin():
     twin whose recipe differs switches one of them on: the twin is the arm
     with the idea. The label-smoothing ablation once said otherwise, and the
     book's table put Inception v3 without smoothing in its "with" column."""
-    module = _real_experiments()
+    module = real_experiments()
     assert module.add_shared()
     shared = module.RECIPES["shared"]
     changed = [a for a in module.ABLATIONS if a.changes]
@@ -232,7 +220,7 @@ def test_every_ablation_twin_can_be_measured_as_the_runner_does_before_training(
     from palm_utils import count_flops, count_params
     from palm_utils.netspec import load_network
 
-    module = _real_experiments()
+    module = real_experiments()
     measured = {}
     for a in module.ABLATIONS:
         net = a.twin_network
